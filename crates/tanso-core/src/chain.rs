@@ -1,0 +1,201 @@
+//! One chain's state, whatever its kind: a registry's ledger, or the decisions of a mechanism
+//! body or a party's authority. A command writes to exactly one chain; this module refuses
+//! commands that do not belong on the chain they are sent to (2515).
+//!
+//! Effects of one chain on another are commands in the second chain citing the first by
+//! (chain, sequence, entry hash); the engine checks that the citation exists, and business
+//! keys (kept in the state) make such effects happen at most once.
+
+use crate::checks::{Code, Rejection};
+use crate::ids::*;
+use crate::model::*;
+use crate::registry::RegistryState;
+use crate::units::Timestamp;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+type R<T> = Result<T, Rejection>;
+
+/// Decisions recorded on a mechanism or party-authority chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecisionState {
+    pub opened: bool,
+    pub parties: Vec<PartyId>,
+    /// decision id → (kind, document hash)
+    pub decisions: BTreeMap<DecisionId, (DecisionId, Option<[u8; 32]>)>,
+}
+
+#[derive(Clone)]
+pub enum ChainState {
+    Registry(Box<RegistryState>),
+    Decisions(DecisionState),
+}
+
+impl ChainState {
+    pub fn new(chain: &ChainId) -> Self {
+        match chain {
+            ChainId::Registry(_) => ChainState::Registry(Box::default()),
+            _ => ChainState::Decisions(DecisionState::default()),
+        }
+    }
+
+    pub fn registry(&self) -> Option<&RegistryState> {
+        match self {
+            ChainState::Registry(r) => Some(r),
+            ChainState::Decisions(_) => None,
+        }
+    }
+
+    pub fn decisions(&self) -> Option<&DecisionState> {
+        match self {
+            ChainState::Decisions(d) => Some(d),
+            ChainState::Registry(_) => None,
+        }
+    }
+
+    /// Checks and applies a command; on rejection nothing changed.
+    pub fn execute(&mut self, chain: &ChainId, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
+        match self {
+            ChainState::Registry(r) => {
+                if let (ChainId::Registry(id), Command::OpenRegistry { registry, .. }) = (chain, cmd)
+                {
+                    if id != registry {
+                        return Err(Rejection::one(
+                            Code::COMMAND_NOT_FOR_CHAIN,
+                            format!("registry {registry} cannot open chain {chain}"),
+                        ));
+                    }
+                }
+                r.execute(cmd, time)
+            }
+            ChainState::Decisions(d) => {
+                let events = d.decide(chain, cmd)?;
+                d.replay(&events)?;
+                Ok(events)
+            }
+        }
+    }
+
+    /// Applies a stored entry's events, all or nothing.
+    pub fn replay(&mut self, events: &[Event]) -> R<()> {
+        match self {
+            ChainState::Registry(r) => r.replay(events),
+            ChainState::Decisions(d) => d.replay(events),
+        }
+    }
+
+    pub fn state_hash(&self) -> [u8; 32] {
+        match self {
+            ChainState::Registry(r) => r.state_hash(),
+            ChainState::Decisions(d) => d.state_hash(),
+        }
+    }
+}
+
+impl DecisionState {
+    fn decide(&self, chain: &ChainId, cmd: &Command) -> R<Vec<Event>> {
+        let wrong = || {
+            Rejection::one(
+                Code::COMMAND_NOT_FOR_CHAIN,
+                format!("{} cannot be written to chain {chain}", cmd.name()),
+            )
+        };
+        match (chain, cmd) {
+            (ChainId::Mechanism(id), Command::OpenMechanism { mechanism, parties }) => {
+                if id != mechanism {
+                    return Err(wrong());
+                }
+                if self.opened {
+                    return Err(Rejection::one(Code::CHAIN_ALREADY_OPENED, "chain already open"));
+                }
+                Ok(vec![Event::MechanismOpened {
+                    mechanism: mechanism.clone(),
+                    parties: parties.clone(),
+                }])
+            }
+            (ChainId::PartyAuthority(id), Command::OpenPartyAuthority { party }) => {
+                if id != party {
+                    return Err(wrong());
+                }
+                if self.opened {
+                    return Err(Rejection::one(Code::CHAIN_ALREADY_OPENED, "chain already open"));
+                }
+                Ok(vec![Event::PartyAuthorityOpened { party: *party }])
+            }
+            (
+                _,
+                Command::RecordDecision {
+                    decision,
+                    kind,
+                    document,
+                },
+            ) => {
+                if !self.opened {
+                    return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
+                }
+                Ok(vec![Event::DecisionRecorded {
+                    decision: decision.clone(),
+                    kind: kind.clone(),
+                    document: *document,
+                }])
+            }
+            _ => Err(wrong()),
+        }
+    }
+
+    fn replay(&mut self, events: &[Event]) -> R<()> {
+        let mut next = self.clone();
+        for ev in events {
+            match ev {
+                Event::MechanismOpened { parties, .. } if !next.opened => {
+                    next.opened = true;
+                    next.parties = parties.clone();
+                }
+                Event::PartyAuthorityOpened { .. } if !next.opened => next.opened = true,
+                Event::DecisionRecorded {
+                    decision,
+                    kind,
+                    document,
+                } if next.opened => {
+                    if next
+                        .decisions
+                        .insert(decision.clone(), (kind.clone(), *document))
+                        .is_some()
+                    {
+                        return Err(Rejection::one(
+                            Code::BUSINESS_KEY_USED,
+                            format!("decision {decision} was already recorded"),
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(Rejection::one(
+                        Code::COMMAND_NOT_FOR_CHAIN,
+                        "event not legal on this decision chain",
+                    ))
+                }
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn state_hash(&self) -> [u8; 32] {
+        let mut e = crate::encode::Enc::new();
+        e.bool(self.opened);
+        e.len(self.parties.len());
+        for p in &self.parties {
+            e.party(p);
+        }
+        e.len(self.decisions.len());
+        for (k, (kind, doc)) in &self.decisions {
+            e.str(k.as_str());
+            e.str(kind.as_str());
+            e.opt(doc, |e, d| e.bytes32(d));
+        }
+        let mut h = Sha256::new();
+        h.update(b"tanso-decision-state/1\0");
+        h.update(&e.buf);
+        h.finalize().into()
+    }
+}

@@ -1,0 +1,778 @@
+//! The canonical byte encoding of events and journal entries: what every hash is taken over.
+//!
+//! Rules (format version 1), chosen so that any language can re-implement them from this page:
+//! - integers are fixed-width big-endian (`u8`, `u16`, `u32`, `u64`, `i64`, `i32`);
+//! - a string is a `u16` byte length then its UTF-8 bytes;
+//! - a digest is its 32 raw bytes; a registry id its 5 ASCII bytes; party and currency 3 bytes;
+//! - `Option<T>` is `0x00`, or `0x01` then `T`; a list is a `u32` count then its items;
+//! - an enum is a `u8` tag (listed beside each `put`/`get` below) then its fields in
+//!   declaration order; booleans are `0x00`/`0x01`.
+//!
+//! Decoding is strict: unknown tags, trailing bytes, non-canonical booleans and invalid ids are
+//! errors, never panics. This module must stay free of I/O and of any wire format.
+
+use crate::ids::*;
+use crate::model::*;
+use crate::units::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("decode: {0}")]
+pub struct DecodeError(pub String);
+
+type R<T> = Result<T, DecodeError>;
+
+fn bad<T>(what: &str) -> R<T> {
+    Err(DecodeError(what.to_owned()))
+}
+
+#[derive(Default)]
+pub struct Enc {
+    pub buf: Vec<u8>,
+}
+
+impl Enc {
+    pub fn new() -> Self {
+        Enc {
+            buf: Vec::with_capacity(128),
+        }
+    }
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    pub fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    pub fn i64(&mut self, v: i64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    pub fn i32(&mut self, v: i32) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    pub fn bool(&mut self, v: bool) {
+        self.u8(v as u8);
+    }
+    pub fn bytes32(&mut self, v: &[u8; 32]) {
+        self.buf.extend_from_slice(v);
+    }
+    pub fn str(&mut self, s: &str) {
+        // Every string the core encodes is an id or code bounded far below u16::MAX.
+        let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+        self.u16(len);
+        self.buf.extend_from_slice(&s.as_bytes()[..len as usize]);
+    }
+    pub fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    pub fn opt<T>(&mut self, v: &Option<T>, f: impl FnOnce(&mut Self, &T)) {
+        match v {
+            None => self.u8(0),
+            Some(x) => {
+                self.u8(1);
+                f(self, x)
+            }
+        }
+    }
+    pub fn registry(&mut self, r: &RegistryId) {
+        self.buf.extend_from_slice(&r.bytes());
+    }
+    pub fn party(&mut self, p: &PartyId) {
+        self.buf.extend_from_slice(p.as_str().as_bytes());
+    }
+    pub fn chain(&mut self, c: &ChainId) {
+        match c {
+            ChainId::Registry(r) => {
+                self.u8(0);
+                self.registry(r)
+            }
+            ChainId::Mechanism(m) => {
+                self.u8(1);
+                self.str(m.as_str())
+            }
+            ChainId::PartyAuthority(p) => {
+                self.u8(2);
+                self.party(p)
+            }
+        }
+    }
+    pub fn citation(&mut self, c: &Citation) {
+        self.chain(&c.chain);
+        self.u64(c.seq);
+        self.bytes32(&c.hash);
+    }
+    pub fn range(&mut self, r: &SerialRange) {
+        self.u64(r.start());
+        self.u64(r.end());
+    }
+    pub fn issued_ranges(&mut self, rs: &[IssuedRange]) {
+        self.len(rs.len());
+        for r in rs {
+            self.registry(&r.issuing);
+            self.range(&r.range);
+        }
+    }
+    pub fn period(&mut self, p: &MitigationPeriod) {
+        self.i32(p.start().days());
+        self.i32(p.end().days());
+    }
+    pub fn attributes(&mut self, a: &UnitAttributes) {
+        self.registry(&a.issuing);
+        self.str(a.kind.as_str());
+        self.opt(&a.project, |e, p| e.str(p.as_str()));
+        self.period(&a.period);
+        self.u16(a.vintage.year());
+    }
+    pub fn labels(&mut self, l: &Labels) {
+        self.opt(&l.authorization, |e, a| {
+            e.party(&a.party);
+            e.str(a.authorization.as_str());
+            e.u32(a.version);
+        });
+        self.bool(l.first_transferred);
+        self.u8(match l.adjustment {
+            AdjustmentStatus::NotApplicable => 0,
+            AdjustmentStatus::Pending => 1,
+            AdjustmentStatus::Applied => 2,
+        });
+    }
+    pub fn asset(&mut self, a: &HeldAsset) {
+        match a {
+            HeldAsset::Units(rs) => {
+                self.u8(0);
+                self.issued_ranges(rs)
+            }
+            HeldAsset::Cash { currency, amount } => {
+                self.u8(1);
+                self.buf.extend_from_slice(currency.as_str().as_bytes());
+                self.u64(amount.0);
+            }
+        }
+    }
+    pub fn personal(&mut self, p: &Option<PersonalRef>) {
+        self.opt(p, |e, r| e.bytes32(&r.0));
+    }
+
+    /// Event tags: 1 RegistryOpened, 2 StraddlePolicySet, 3 MechanismOpened,
+    /// 4 PartyAuthorityOpened, 5 DecisionRecorded, 10 UnitKindDefined, 11 AccountKindDefined,
+    /// 12 CurrencyDefined, 13 HolderRegistered, 14 AccountOpened, 15 AccountStatusSet,
+    /// 20 Issued, 21 Transferred, 22 Retired, 23 Cancelled, 24 LabelsSet, 30 HoldPlaced,
+    /// 31 HoldReleased, 32 HoldPosted, 40 CashDeposited, 41 CashWithdrawn, 42 CashTransferred,
+    /// 50 Corrected, 51 IssuanceVoided.
+    pub fn event(&mut self, ev: &Event) {
+        match ev {
+            Event::RegistryOpened { registry, straddle } => {
+                self.u8(1);
+                self.registry(registry);
+                self.u8(straddle_tag(*straddle));
+            }
+            Event::StraddlePolicySet(p) => {
+                self.u8(2);
+                self.u8(straddle_tag(*p));
+            }
+            Event::MechanismOpened { mechanism, parties } => {
+                self.u8(3);
+                self.str(mechanism.as_str());
+                self.len(parties.len());
+                for p in parties {
+                    self.party(p);
+                }
+            }
+            Event::PartyAuthorityOpened { party } => {
+                self.u8(4);
+                self.party(party);
+            }
+            Event::DecisionRecorded {
+                decision,
+                kind,
+                document,
+            } => {
+                self.u8(5);
+                self.str(decision.as_str());
+                self.str(kind.as_str());
+                self.opt(document, |e, d| e.bytes32(d));
+            }
+            Event::UnitKindDefined {
+                code,
+                has_project,
+                vintage_rule,
+            } => {
+                self.u8(10);
+                self.str(code.as_str());
+                self.bool(*has_project);
+                self.u8(match vintage_rule {
+                    VintageRule::CalendarYear => 0,
+                    VintageRule::ComplianceYear => 1,
+                });
+            }
+            Event::AccountKindDefined { code, class } => {
+                self.u8(11);
+                self.str(code.as_str());
+                self.u8(class_tag(*class));
+            }
+            Event::CurrencyDefined { code, minor_units } => {
+                self.u8(12);
+                self.buf.extend_from_slice(code.as_str().as_bytes());
+                self.u8(*minor_units);
+            }
+            Event::HolderRegistered { holder, kind, name } => {
+                self.u8(13);
+                self.u64(holder.0);
+                self.str(kind.as_str());
+                self.bytes32(&name.0);
+            }
+            Event::AccountOpened {
+                account,
+                holder,
+                kind,
+            } => {
+                self.u8(14);
+                self.u64(account.0);
+                self.u64(holder.0);
+                self.str(kind.as_str());
+            }
+            Event::AccountStatusSet { account, status } => {
+                self.u8(15);
+                self.u64(account.0);
+                self.u8(match status {
+                    AccountStatus::Open => 0,
+                    AccountStatus::Frozen => 1,
+                    AccountStatus::Closed => 2,
+                });
+            }
+            Event::Issued {
+                account,
+                attributes,
+                range,
+                unit_start,
+                citation,
+                business_key,
+            } => {
+                self.u8(20);
+                self.u64(account.0);
+                self.attributes(attributes);
+                self.range(range);
+                self.u64(*unit_start);
+                self.opt(citation, |e, c| e.citation(c));
+                self.opt(business_key, |e, k| e.str(k.as_str()));
+            }
+            Event::Transferred { from, to, ranges } => {
+                self.u8(21);
+                self.u64(from.0);
+                self.u64(to.0);
+                self.issued_ranges(ranges);
+            }
+            Event::Retired {
+                from,
+                to,
+                ranges,
+                purpose,
+                beneficiary,
+                beneficiary_name,
+                note,
+            } => {
+                self.u8(22);
+                self.u64(from.0);
+                self.u64(to.0);
+                self.issued_ranges(ranges);
+                self.str(purpose.as_str());
+                self.opt(beneficiary, |e, h| e.u64(h.0));
+                self.personal(beneficiary_name);
+                self.personal(note);
+            }
+            Event::Cancelled {
+                from,
+                to,
+                ranges,
+                kind,
+                note,
+            } => {
+                self.u8(23);
+                self.u64(from.0);
+                self.u64(to.0);
+                self.issued_ranges(ranges);
+                self.u8(match kind {
+                    CancellationKind::Voluntary => 0,
+                    CancellationKind::Omge => 1,
+                });
+                self.personal(note);
+            }
+            Event::LabelsSet {
+                ranges,
+                labels,
+                citation,
+            } => {
+                self.u8(24);
+                self.issued_ranges(ranges);
+                self.labels(labels);
+                self.opt(citation, |e, c| e.citation(c));
+            }
+            Event::HoldPlaced {
+                hold,
+                kind,
+                account,
+                asset,
+                expires_at,
+            } => {
+                self.u8(30);
+                self.str(hold.as_str());
+                self.u8(hold_kind_tag(*kind));
+                self.u64(account.0);
+                self.asset(asset);
+                self.opt(expires_at, |e, t| e.i64(t.0));
+            }
+            Event::HoldReleased { hold, asset, cause } => {
+                self.u8(31);
+                self.str(hold.as_str());
+                self.asset(asset);
+                match cause {
+                    ReleaseCause::Request => self.u8(0),
+                    ReleaseCause::Expiry => self.u8(1),
+                    ReleaseCause::Decision(c) => {
+                        self.u8(2);
+                        self.citation(c)
+                    }
+                }
+            }
+            Event::HoldPosted { hold, to, asset } => {
+                self.u8(32);
+                self.str(hold.as_str());
+                self.u64(to.0);
+                self.asset(asset);
+            }
+            Event::CashDeposited {
+                account,
+                currency,
+                amount,
+            } => {
+                self.u8(40);
+                self.u64(account.0);
+                self.buf.extend_from_slice(currency.as_str().as_bytes());
+                self.u64(amount.0);
+            }
+            Event::CashWithdrawn {
+                account,
+                currency,
+                amount,
+            } => {
+                self.u8(41);
+                self.u64(account.0);
+                self.buf.extend_from_slice(currency.as_str().as_bytes());
+                self.u64(amount.0);
+            }
+            Event::CashTransferred {
+                from,
+                to,
+                currency,
+                amount,
+            } => {
+                self.u8(42);
+                self.u64(from.0);
+                self.u64(to.0);
+                self.buf.extend_from_slice(currency.as_str().as_bytes());
+                self.u64(amount.0);
+            }
+            Event::Corrected { seq, hash, note } => {
+                self.u8(50);
+                self.u64(*seq);
+                self.bytes32(hash);
+                self.personal(note);
+            }
+            Event::IssuanceVoided { account, ranges } => {
+                self.u8(51);
+                self.u64(account.0);
+                self.issued_ranges(ranges);
+            }
+        }
+    }
+}
+
+pub fn straddle_tag(p: StraddlePolicy) -> u8 {
+    match p {
+        StraddlePolicy::ProRataDaysRemainderLast => 0,
+        StraddlePolicy::Refuse => 1,
+    }
+}
+
+pub fn class_tag(c: AccountClass) -> u8 {
+    match c {
+        AccountClass::Holding => 0,
+        AccountClass::PendingIssuance => 1,
+        AccountClass::Suspense => 2,
+        AccountClass::Retirement => 3,
+        AccountClass::VoluntaryCancellation => 4,
+        AccountClass::OmgeCancellation => 5,
+        AccountClass::Surrender => 6,
+    }
+}
+
+pub fn hold_kind_tag(k: HoldKind) -> u8 {
+    match k {
+        HoldKind::LocalPendingTransfer => 0,
+        HoldKind::MarketOrder => 1,
+        HoldKind::CrossRegistryTransfer => 2,
+        HoldKind::ReconciliationFreeze => 3,
+        HoldKind::LegalFreeze => 4,
+    }
+}
+
+pub struct Dec<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Dec<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Dec { buf, pos: 0 }
+    }
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+    pub fn is_done(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+    pub fn take(&mut self, n: usize) -> R<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
+        match end {
+            Some(e) => {
+                let s = &self.buf[self.pos..e];
+                self.pos = e;
+                Ok(s)
+            }
+            None => bad("unexpected end of input"),
+        }
+    }
+    fn arr<const N: usize>(&mut self) -> R<[u8; N]> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    pub fn u8(&mut self) -> R<u8> {
+        Ok(self.arr::<1>()?[0])
+    }
+    pub fn u16(&mut self) -> R<u16> {
+        Ok(u16::from_be_bytes(self.arr()?))
+    }
+    pub fn u32(&mut self) -> R<u32> {
+        Ok(u32::from_be_bytes(self.arr()?))
+    }
+    pub fn u64(&mut self) -> R<u64> {
+        Ok(u64::from_be_bytes(self.arr()?))
+    }
+    pub fn i64(&mut self) -> R<i64> {
+        Ok(i64::from_be_bytes(self.arr()?))
+    }
+    pub fn i32(&mut self) -> R<i32> {
+        Ok(i32::from_be_bytes(self.arr()?))
+    }
+    pub fn bool(&mut self) -> R<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => bad("non-canonical boolean"),
+        }
+    }
+    pub fn bytes32(&mut self) -> R<[u8; 32]> {
+        self.arr()
+    }
+    pub fn str(&mut self) -> R<&'a str> {
+        let n = self.u16()? as usize;
+        std::str::from_utf8(self.take(n)?).or_else(|_| bad("invalid utf-8"))
+    }
+    pub fn len(&mut self) -> R<usize> {
+        let n = self.u32()? as usize;
+        // Each item takes at least one byte: refuse counts the input cannot hold.
+        if n > self.buf.len() - self.pos {
+            return bad("list longer than input");
+        }
+        Ok(n)
+    }
+    pub fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<Option<T>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => f(self).map(Some),
+            _ => bad("non-canonical option tag"),
+        }
+    }
+    pub fn registry(&mut self) -> R<RegistryId> {
+        RegistryId::from_bytes(self.arr()?).or_else(|_| bad("invalid registry id"))
+    }
+    pub fn party(&mut self) -> R<PartyId> {
+        let a: [u8; 3] = self.arr()?;
+        PartyId::parse(std::str::from_utf8(&a).unwrap_or("")).or_else(|_| bad("invalid party"))
+    }
+    pub fn currency(&mut self) -> R<CurrencyCode> {
+        let a: [u8; 3] = self.arr()?;
+        CurrencyCode::parse(std::str::from_utf8(&a).unwrap_or(""))
+            .or_else(|_| bad("invalid currency"))
+    }
+    pub fn chain(&mut self) -> R<ChainId> {
+        match self.u8()? {
+            0 => Ok(ChainId::Registry(self.registry()?)),
+            1 => Ok(ChainId::Mechanism(tok(self.str()?, MechanismId::parse)?)),
+            2 => Ok(ChainId::PartyAuthority(self.party()?)),
+            _ => bad("unknown chain tag"),
+        }
+    }
+    pub fn citation(&mut self) -> R<Citation> {
+        Ok(Citation {
+            chain: self.chain()?,
+            seq: self.u64()?,
+            hash: self.bytes32()?,
+        })
+    }
+    pub fn range(&mut self) -> R<SerialRange> {
+        let (s, e) = (self.u64()?, self.u64()?);
+        SerialRange::new(s, e).or_else(|_| bad("invalid serial range"))
+    }
+    pub fn issued_ranges(&mut self) -> R<Vec<IssuedRange>> {
+        let n = self.len()?;
+        let mut v = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            v.push(IssuedRange {
+                issuing: self.registry()?,
+                range: self.range()?,
+            });
+        }
+        Ok(v)
+    }
+    pub fn period(&mut self) -> R<MitigationPeriod> {
+        let (s, e) = (self.i32()?, self.i32()?);
+        MitigationPeriod::new(Date::from_days(s), Date::from_days(e))
+            .or_else(|_| bad("invalid period"))
+    }
+    pub fn attributes(&mut self) -> R<UnitAttributes> {
+        Ok(UnitAttributes {
+            issuing: self.registry()?,
+            kind: tok(self.str()?, UnitKindCode::parse)?,
+            project: self.opt(|d| tok(d.str()?, ProjectId::parse))?,
+            period: self.period()?,
+            vintage: Vintage::new(self.u16()? as i64).or_else(|_| bad("invalid vintage"))?,
+        })
+    }
+    pub fn labels(&mut self) -> R<Labels> {
+        let authorization = self.opt(|d| {
+            Ok(AuthorizationRef {
+                party: d.party()?,
+                authorization: tok(d.str()?, DecisionId::parse)?,
+                version: d.u32()?,
+            })
+        })?;
+        let first_transferred = self.bool()?;
+        let adjustment = match self.u8()? {
+            0 => AdjustmentStatus::NotApplicable,
+            1 => AdjustmentStatus::Pending,
+            2 => AdjustmentStatus::Applied,
+            _ => return bad("unknown adjustment status"),
+        };
+        Ok(Labels {
+            authorization,
+            first_transferred,
+            adjustment,
+        })
+    }
+    pub fn asset(&mut self) -> R<HeldAsset> {
+        match self.u8()? {
+            0 => Ok(HeldAsset::Units(self.issued_ranges()?)),
+            1 => Ok(HeldAsset::Cash {
+                currency: self.currency()?,
+                amount: Money(self.u64()?),
+            }),
+            _ => bad("unknown asset tag"),
+        }
+    }
+    pub fn personal(&mut self) -> R<Option<PersonalRef>> {
+        self.opt(|d| Ok(PersonalRef(d.bytes32()?)))
+    }
+
+    pub fn event(&mut self) -> R<Event> {
+        let tag = self.u8()?;
+        Ok(match tag {
+            1 => Event::RegistryOpened {
+                registry: self.registry()?,
+                straddle: straddle_of(self.u8()?)?,
+            },
+            2 => Event::StraddlePolicySet(straddle_of(self.u8()?)?),
+            3 => {
+                let mechanism = tok(self.str()?, MechanismId::parse)?;
+                let n = self.len()?;
+                let mut parties = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    parties.push(self.party()?);
+                }
+                Event::MechanismOpened { mechanism, parties }
+            }
+            4 => Event::PartyAuthorityOpened {
+                party: self.party()?,
+            },
+            5 => Event::DecisionRecorded {
+                decision: tok(self.str()?, DecisionId::parse)?,
+                kind: tok(self.str()?, DecisionId::parse)?,
+                document: self.opt(|d| d.bytes32())?,
+            },
+            10 => Event::UnitKindDefined {
+                code: tok(self.str()?, UnitKindCode::parse)?,
+                has_project: self.bool()?,
+                vintage_rule: match self.u8()? {
+                    0 => VintageRule::CalendarYear,
+                    1 => VintageRule::ComplianceYear,
+                    _ => return bad("unknown vintage rule"),
+                },
+            },
+            11 => Event::AccountKindDefined {
+                code: tok(self.str()?, AccountKindCode::parse)?,
+                class: class_of(self.u8()?)?,
+            },
+            12 => Event::CurrencyDefined {
+                code: self.currency()?,
+                minor_units: self.u8()?,
+            },
+            13 => Event::HolderRegistered {
+                holder: HolderId(self.u64()?),
+                kind: tok(self.str()?, HolderKind::parse)?,
+                name: PersonalRef(self.bytes32()?),
+            },
+            14 => Event::AccountOpened {
+                account: AccountId(self.u64()?),
+                holder: HolderId(self.u64()?),
+                kind: tok(self.str()?, AccountKindCode::parse)?,
+            },
+            15 => Event::AccountStatusSet {
+                account: AccountId(self.u64()?),
+                status: match self.u8()? {
+                    0 => AccountStatus::Open,
+                    1 => AccountStatus::Frozen,
+                    2 => AccountStatus::Closed,
+                    _ => return bad("unknown account status"),
+                },
+            },
+            20 => Event::Issued {
+                account: AccountId(self.u64()?),
+                attributes: self.attributes()?,
+                range: self.range()?,
+                unit_start: self.u64()?,
+                citation: self.opt(|d| d.citation())?,
+                business_key: self.opt(|d| tok(d.str()?, BusinessKey::parse))?,
+            },
+            21 => Event::Transferred {
+                from: AccountId(self.u64()?),
+                to: AccountId(self.u64()?),
+                ranges: self.issued_ranges()?,
+            },
+            22 => Event::Retired {
+                from: AccountId(self.u64()?),
+                to: AccountId(self.u64()?),
+                ranges: self.issued_ranges()?,
+                purpose: tok(self.str()?, PurposeCode::parse)?,
+                beneficiary: self.opt(|d| Ok(HolderId(d.u64()?)))?,
+                beneficiary_name: self.personal()?,
+                note: self.personal()?,
+            },
+            23 => Event::Cancelled {
+                from: AccountId(self.u64()?),
+                to: AccountId(self.u64()?),
+                ranges: self.issued_ranges()?,
+                kind: match self.u8()? {
+                    0 => CancellationKind::Voluntary,
+                    1 => CancellationKind::Omge,
+                    _ => return bad("unknown cancellation kind"),
+                },
+                note: self.personal()?,
+            },
+            24 => Event::LabelsSet {
+                ranges: self.issued_ranges()?,
+                labels: self.labels()?,
+                citation: self.opt(|d| d.citation())?,
+            },
+            30 => Event::HoldPlaced {
+                hold: tok(self.str()?, HoldId::parse)?,
+                kind: hold_kind_of(self.u8()?)?,
+                account: AccountId(self.u64()?),
+                asset: self.asset()?,
+                expires_at: self.opt(|d| Ok(Timestamp(d.i64()?)))?,
+            },
+            31 => Event::HoldReleased {
+                hold: tok(self.str()?, HoldId::parse)?,
+                asset: self.asset()?,
+                cause: match self.u8()? {
+                    0 => ReleaseCause::Request,
+                    1 => ReleaseCause::Expiry,
+                    2 => ReleaseCause::Decision(self.citation()?),
+                    _ => return bad("unknown release cause"),
+                },
+            },
+            32 => Event::HoldPosted {
+                hold: tok(self.str()?, HoldId::parse)?,
+                to: AccountId(self.u64()?),
+                asset: self.asset()?,
+            },
+            40 => Event::CashDeposited {
+                account: AccountId(self.u64()?),
+                currency: self.currency()?,
+                amount: Money(self.u64()?),
+            },
+            41 => Event::CashWithdrawn {
+                account: AccountId(self.u64()?),
+                currency: self.currency()?,
+                amount: Money(self.u64()?),
+            },
+            42 => Event::CashTransferred {
+                from: AccountId(self.u64()?),
+                to: AccountId(self.u64()?),
+                currency: self.currency()?,
+                amount: Money(self.u64()?),
+            },
+            50 => Event::Corrected {
+                seq: self.u64()?,
+                hash: self.bytes32()?,
+                note: self.personal()?,
+            },
+            51 => Event::IssuanceVoided {
+                account: AccountId(self.u64()?),
+                ranges: self.issued_ranges()?,
+            },
+            t => return bad(&format!("unknown event tag {t}")),
+        })
+    }
+}
+
+fn tok<T>(s: &str, parse: fn(&str) -> Result<T, crate::checks::Code>) -> R<T> {
+    parse(s).or_else(|_| bad("invalid identifier"))
+}
+
+fn straddle_of(t: u8) -> R<StraddlePolicy> {
+    match t {
+        0 => Ok(StraddlePolicy::ProRataDaysRemainderLast),
+        1 => Ok(StraddlePolicy::Refuse),
+        _ => bad("unknown straddle policy"),
+    }
+}
+
+fn class_of(t: u8) -> R<AccountClass> {
+    Ok(match t {
+        0 => AccountClass::Holding,
+        1 => AccountClass::PendingIssuance,
+        2 => AccountClass::Suspense,
+        3 => AccountClass::Retirement,
+        4 => AccountClass::VoluntaryCancellation,
+        5 => AccountClass::OmgeCancellation,
+        6 => AccountClass::Surrender,
+        _ => return bad("unknown account class"),
+    })
+}
+
+fn hold_kind_of(t: u8) -> R<HoldKind> {
+    Ok(match t {
+        0 => HoldKind::LocalPendingTransfer,
+        1 => HoldKind::MarketOrder,
+        2 => HoldKind::CrossRegistryTransfer,
+        3 => HoldKind::ReconciliationFreeze,
+        4 => HoldKind::LegalFreeze,
+        _ => return bad("unknown hold kind"),
+    })
+}

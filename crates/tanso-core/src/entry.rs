@@ -1,0 +1,141 @@
+//! Journal entries: one accepted command on one chain, hash-linked to the previous entry.
+//!
+//! Layout (format version 1), all in the canonical encoding of `encode.rs`:
+//!
+//! ```text
+//! body  = version:u8 (=1) chain seq:u64 time_micros:i64 actor:str command_id:str
+//!         command_hash:[32] prev_hash:[32] events:list<event>
+//! hash  = SHA-256("tanso-entry/1\0" || body)
+//! stored entry = u32 body length || body || hash
+//! ```
+//!
+//! `command_hash` is a keyed hash of the command's content (for idempotency); it reveals
+//! nothing about the content. A run of entries is the concatenation of stored entries.
+//! This module computes and checks hashes; it never reads storage.
+
+use crate::encode::{DecodeError, Dec, Enc};
+use crate::ids::*;
+use crate::model::Event;
+use crate::units::Timestamp;
+use sha2::{Digest, Sha256};
+
+pub const ENTRY_FORMAT_VERSION: u8 = 1;
+pub const ENTRY_DOMAIN: &[u8] = b"tanso-entry/1\0";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub chain: ChainId,
+    pub seq: u64,
+    pub time: Timestamp,
+    pub actor: Actor,
+    pub command_id: CommandId,
+    pub command_hash: [u8; 32],
+    pub prev_hash: [u8; 32],
+    pub events: Vec<Event>,
+}
+
+impl Entry {
+    /// The canonical body bytes.
+    pub fn body(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u8(ENTRY_FORMAT_VERSION);
+        e.chain(&self.chain);
+        e.u64(self.seq);
+        e.i64(self.time.0);
+        e.str(self.actor.as_str());
+        e.str(self.command_id.as_str());
+        e.bytes32(&self.command_hash);
+        e.bytes32(&self.prev_hash);
+        e.len(self.events.len());
+        for ev in &self.events {
+            e.event(ev);
+        }
+        e.buf
+    }
+
+    pub fn hash_of_body(body: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(ENTRY_DOMAIN);
+        h.update(body);
+        h.finalize().into()
+    }
+
+    /// Appends the stored form to `out` and returns the entry hash.
+    pub fn write_to(&self, out: &mut Vec<u8>) -> [u8; 32] {
+        let body = self.body();
+        let hash = Self::hash_of_body(&body);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&hash);
+        hash
+    }
+
+    pub fn decode_body(body: &[u8]) -> Result<Entry, DecodeError> {
+        let mut d = Dec::new(body);
+        let v = d.u8()?;
+        if v != ENTRY_FORMAT_VERSION {
+            return Err(DecodeError(format!("unknown entry format version {v}")));
+        }
+        let chain = d.chain()?;
+        let seq = d.u64()?;
+        let time = Timestamp(d.i64()?);
+        let actor = Actor::parse(d.str()?).map_err(|_| DecodeError("invalid actor".into()))?;
+        let command_id =
+            CommandId::parse(d.str()?).map_err(|_| DecodeError("invalid command id".into()))?;
+        let command_hash = d.bytes32()?;
+        let prev_hash = d.bytes32()?;
+        let n = d.len()?;
+        let mut events = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            events.push(d.event()?);
+        }
+        if !d.is_done() {
+            return Err(DecodeError("trailing bytes after entry".into()));
+        }
+        Ok(Entry {
+            chain,
+            seq,
+            time,
+            actor,
+            command_id,
+            command_hash,
+            prev_hash,
+            events,
+        })
+    }
+}
+
+/// One stored entry as read back: the body bytes, the stored hash, and whether they agree.
+#[derive(Clone, Debug)]
+pub struct RawEntry<'a> {
+    pub body: &'a [u8],
+    pub stored_hash: [u8; 32],
+}
+
+impl RawEntry<'_> {
+    pub fn computed_hash(&self) -> [u8; 32] {
+        Entry::hash_of_body(self.body)
+    }
+}
+
+/// Splits a run's bytes into raw entries without decoding them.
+pub fn split_run(mut bytes: &[u8]) -> Result<Vec<RawEntry<'_>>, DecodeError> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 4 {
+            return Err(DecodeError("truncated entry length".into()));
+        }
+        let n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let total = 4usize
+            .checked_add(n)
+            .and_then(|x| x.checked_add(32))
+            .filter(|&t| t <= bytes.len())
+            .ok_or_else(|| DecodeError("truncated entry".into()))?;
+        let body = &bytes[4..4 + n];
+        let mut stored_hash = [0u8; 32];
+        stored_hash.copy_from_slice(&bytes[4 + n..total]);
+        out.push(RawEntry { body, stored_hash });
+        bytes = &bytes[total..];
+    }
+    Ok(out)
+}
