@@ -76,6 +76,18 @@ impl ChainState {
         }
     }
 
+    /// Checks a command without applying it.
+    pub fn dry_run(&mut self, chain: &ChainId, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
+        match self {
+            ChainState::Registry(r) => r.dry_run(cmd, time),
+            ChainState::Decisions(d) => {
+                let events = d.decide(chain, cmd)?;
+                d.clone().replay(&events)?;
+                Ok(events)
+            }
+        }
+    }
+
     /// Applies a stored entry's events, all or nothing.
     pub fn replay(&mut self, events: &[Event]) -> R<()> {
         match self {

@@ -37,7 +37,7 @@ pub const DOMAIN_SEPARATOR: &[u8; 19] = b"tanso-checkpoint/1\0";
 pub const SIGNATURE_LEN: usize = 64;
 
 /// The longest chain name the encoding can carry, in bytes.
-pub const CHAIN_LEN_MAX: usize = u16::MAX as usize;
+pub const CHAIN_LEN_MAX: usize = 0xffff;
 
 /// Signing-bytes length of a checkpoint whose chain name is empty.
 const FIXED_LEN: usize = DOMAIN_SEPARATOR.len() + 8 + 2 + 8 + 32 * 3 + 8;
@@ -267,6 +267,7 @@ mod tests {
 
     #[test]
     fn chain_name_longer_than_u16_is_refused() {
+        assert_eq!(CHAIN_LEN_MAX, usize::from(u16::MAX));
         let mut checkpoint = golden();
         checkpoint.chain = "x".repeat(CHAIN_LEN_MAX + 1);
         assert_eq!(

@@ -751,6 +751,16 @@ impl RegistryState {
         }
     }
 
+    /// Checks a command without applying it: the events it would produce, or every failing
+    /// check. The state is unchanged either way.
+    pub fn dry_run(&mut self, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
+        self.begin();
+        let mut events = Vec::new();
+        let r = self.decide(cmd, time, &mut events);
+        self.rollback();
+        r.map(|()| events)
+    }
+
     /// Applies an entry's events (replay), all or nothing.
     pub fn replay(&mut self, events: &[Event]) -> R<()> {
         self.begin();

@@ -1,0 +1,143 @@
+//! `Engine`: a writer thread in front of a `Node`. Callers on any thread submit commands; the
+//! writer takes whatever is queued (up to `batch_max`), applies it as one batch with one
+//! durable commit, and only then answers each caller (group commit). Reads take the same lock
+//! as the writer, so no read sees an effect before it is durable.
+//!
+//! After a fatal storage error every later command gets the transient code 7001 (never bound
+//! to its id) and the process should restart from the store.
+
+use crate::node::{Answer, Node, NodeError, Outcome, Submission};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tanso_core::{Code, Rejection, Timestamp};
+use tanso_store::Store;
+
+type Reply = Sender<Answer>;
+
+struct Job {
+    sub: Submission,
+    reply: Reply,
+}
+
+/// The writer's clock: UTC microseconds.
+pub type Clock = Box<dyn Fn() -> Timestamp + Send>;
+
+pub fn system_clock() -> Clock {
+    Box::new(|| {
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    })
+}
+
+pub struct Engine<S: Store + 'static> {
+    tx: Option<Sender<Job>>,
+    node: Arc<Mutex<Node<S>>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl<S: Store + 'static> Engine<S> {
+    pub fn start(node: Node<S>, batch_max: usize, clock: Clock) -> Self {
+        let node = Arc::new(Mutex::new(node));
+        let (tx, rx) = unbounded::<Job>();
+        let n = Arc::clone(&node);
+        let writer = std::thread::Builder::new()
+            .name("tanso-writer".into())
+            .spawn(move || writer_loop(n, rx, batch_max.max(1), clock))
+            .ok();
+        Engine {
+            tx: Some(tx),
+            node,
+            writer,
+        }
+    }
+
+    /// Queues a command; the answer arrives on the returned channel once durable.
+    pub fn submit_async(&self, sub: Submission) -> Receiver<Answer> {
+        let (reply, rx) = bounded(1);
+        let id = sub.id.clone();
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(Job { sub, reply: reply.clone() }).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            let _ = reply.send(transient(id, "the writer has stopped"));
+        }
+        rx
+    }
+
+    /// Submits a command and waits for its durable answer.
+    pub fn submit(&self, sub: Submission) -> Answer {
+        let id = sub.id.clone();
+        self.submit_async(sub)
+            .recv()
+            .unwrap_or_else(|_| transient(id, "the writer has stopped"))
+    }
+
+    /// Runs `f` with the node locked: reads see only durable effects.
+    pub fn with_node<T>(&self, f: impl FnOnce(&mut Node<S>) -> T) -> T {
+        let mut g = lock(&self.node);
+        f(&mut g)
+    }
+
+    /// Stops taking commands, finishes everything already queued, and returns the node.
+    pub fn shutdown(mut self) -> Option<Node<S>> {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        Arc::try_unwrap(self.node)
+            .ok()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+fn lock<S: Store>(m: &Mutex<Node<S>>) -> MutexGuard<'_, Node<S>> {
+    // A panic while holding the lock cannot leave a half-applied command (commands are
+    // all-or-nothing in the core), so the guard is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn transient(id: tanso_core::CommandId, why: &str) -> Answer {
+    Answer {
+        id,
+        outcome: Outcome::Rejected(Rejection::one(Code::STORAGE_UNAVAILABLE, why)),
+        replayed: false,
+    }
+}
+
+fn writer_loop<S: Store>(node: Arc<Mutex<Node<S>>>, rx: Receiver<Job>, batch_max: usize, clock: Clock) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < batch_max {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let (subs, replies): (Vec<Submission>, Vec<Reply>) =
+            jobs.into_iter().map(|j| (j.sub, j.reply)).unzip();
+        let ids: Vec<_> = subs.iter().map(|s| s.id.clone()).collect();
+        let result = lock(&node).submit_batch(subs, clock());
+        match result {
+            Ok(answers) => {
+                for (a, r) in answers.into_iter().zip(replies) {
+                    let _ = r.send(a);
+                }
+            }
+            Err(e) => {
+                let why = match &e {
+                    NodeError::Poisoned => "storage failed earlier; restart the node".to_string(),
+                    other => format!("storage failed: {other}"),
+                };
+                for (id, r) in ids.into_iter().zip(replies) {
+                    let _ = r.send(transient(id, &why));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,693 @@
+//! The node: the chains one process hosts, applied in batches with one durable commit per
+//! batch (group commit), with idempotency bound to command ids.
+//!
+//! A node owns its store and is used by one thread at a time (`Engine` puts a writer thread
+//! in front of it). It never acknowledges anything before `Store::commit` has returned, and
+//! after a failed commit it refuses everything (an fsync error is fatal): the in-memory state
+//! may be ahead of what is durable, so the process must reopen from the store.
+//!
+//! It must not know JSON: submissions arrive as core commands plus the edge's content hash.
+
+use crate::chains::{load_chain, ChainFault, ChainRt};
+use crate::outcome::{decode_rejection, encode_rejection};
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use tanso_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use tanso_core::entry::{split_run, Entry};
+use tanso_core::*;
+use tanso_store::{
+    CheckpointRecord, CommitBatch, EntryRun, PersonalRecord, RejectionRecord, Store, StoreError,
+};
+
+/// One command as the edge hands it over.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub id: CommandId,
+    pub chain: ChainId,
+    pub actor: Actor,
+    /// SHA-256 of the command's canonical wire form, computed by the edge.
+    pub content_hash: [u8; 32],
+    /// The command, or the edge's rejection of it (malformed quantity, bad id …).
+    pub command: Result<Command, Rejection>,
+    /// Personal text behind the `PersonalRef`s of this command, kept only if accepted.
+    pub personal: Vec<PersonalRecord>,
+    /// Check only: answer with the events or the failing checks, apply and bind nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub chain: ChainId,
+    pub seq: u64,
+    pub hash: [u8; 32],
+    pub time: Timestamp,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted(Accepted),
+    Rejected(Rejection),
+}
+
+/// The answer to one submission. `replayed` is true when it is the stored outcome of an
+/// earlier submission with the same id and content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub id: CommandId,
+    pub outcome: Outcome,
+    pub replayed: bool,
+}
+
+impl Answer {
+    pub fn codes(&self) -> Vec<Code> {
+        match &self.outcome {
+            Outcome::Accepted(_) => Vec::new(),
+            Outcome::Rejected(r) => r.codes(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("journal fault: {0}")]
+    Fault(#[from] ChainFault),
+    #[error("signing: {0}")]
+    Keys(#[from] crate::keys::KeyError),
+    #[error("node is poisoned after a failed commit; reopen it")]
+    Poisoned,
+}
+
+impl From<crate::chains::LoadError> for NodeError {
+    fn from(e: crate::chains::LoadError) -> Self {
+        match e {
+            crate::chains::LoadError::Fault(f) => NodeError::Fault(f),
+            crate::chains::LoadError::Store(s) => NodeError::Store(s),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NodeConfig {
+    /// Chains this node may write; `None` means any chain opened here.
+    pub hosted: Option<BTreeSet<ChainId>>,
+}
+
+/// Identity hasher for keys that are already hashes.
+#[derive(Default)]
+pub struct IdHasher(u64);
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+type FpMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+type FpSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// Where an accepted command's entry is: (chain index, seq).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Loc(u32, u64);
+
+fn fingerprint(id: &CommandId) -> u64 {
+    let d = Sha256::digest(id.as_str().as_bytes());
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// HMAC-SHA256 (RFC 2104): the keyed command hash stored in entries and rejections.
+pub fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
+    }
+    let inner = Sha256::new()
+        .chain_update(ipad)
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+struct RunBuilder {
+    first_seq: u64,
+    prev_hash: [u8; 32],
+    body: Vec<u8>,
+    /// (offset of the stored entry in `body`, its hash), by seq − first_seq.
+    entries: Vec<(usize, [u8; 32])>,
+}
+
+pub struct Node<S: Store> {
+    store: S,
+    epoch: u64,
+    secret: [u8; 32],
+    config: NodeConfig,
+    chains: Vec<ChainRt>,
+    chain_ix: BTreeMap<ChainId, u32>,
+    accepted: FpMap<Loc>,
+    /// Fingerprints seen more than once (different ids, same fingerprint): all locations.
+    accepted_collisions: FpMap<Vec<Loc>>,
+    rejected: FpSet,
+    poisoned: bool,
+}
+
+impl<S: Store> Node<S> {
+    /// Opens the node: becomes the writer (fencing any earlier one), replays every chain
+    /// (checking hashes and links as it reads), and rebuilds the idempotency index.
+    pub fn open(mut store: S, config: NodeConfig) -> Result<Self, NodeError> {
+        let epoch = store.acquire_writer()?;
+        let secret = match store.meta_get("node_secret")? {
+            Some(v) if v.len() == 32 => {
+                let mut s = [0u8; 32];
+                s.copy_from_slice(&v);
+                s
+            }
+            _ => {
+                let mut s = [0u8; 32];
+                getrandom::getrandom(&mut s)
+                    .map_err(|e| StoreError::Io(format!("no randomness for the node secret: {e}")))?;
+                store.meta_set("node_secret", &s)?;
+                s
+            }
+        };
+        let mut node = Node {
+            store,
+            epoch,
+            secret,
+            config,
+            chains: Vec::new(),
+            chain_ix: BTreeMap::new(),
+            accepted: FpMap::default(),
+            accepted_collisions: FpMap::default(),
+            rejected: FpSet::default(),
+            poisoned: false,
+        };
+        for head in node.store.heads()? {
+            let mut ids = Vec::new();
+            let rt = load_chain(&node.store, &head.chain, |entry, _| {
+                ids.push((fingerprint(&entry.command_id), entry.seq));
+                Ok(())
+            })?;
+            if rt.seq != head.seq || rt.head != head.hash {
+                return Err(ChainFault::new(
+                    &head.chain,
+                    rt.seq + 1,
+                    format!(
+                        "the store's head is seq {} but the chain's entries end at seq {}",
+                        head.seq, rt.seq
+                    ),
+                )
+                .into());
+            }
+            let ix = node.add_chain(rt);
+            for (fp, seq) in ids {
+                node.index_accepted(fp, Loc(ix, seq));
+            }
+        }
+        let mut rejected = FpSet::default();
+        node.store.scan_rejections(&mut |r| {
+            if let Ok(id) = CommandId::parse(&r.command_id) {
+                rejected.insert(fingerprint(&id));
+            }
+        })?;
+        node.rejected = rejected;
+        Ok(node)
+    }
+
+    fn add_chain(&mut self, rt: ChainRt) -> u32 {
+        let ix = self.chains.len() as u32;
+        self.chain_ix.insert(rt.id.clone(), ix);
+        self.chains.push(rt);
+        ix
+    }
+
+    fn index_accepted(&mut self, fp: u64, loc: Loc) {
+        if let Some(prev) = self.accepted.insert(fp, loc) {
+            let v = self.accepted_collisions.entry(fp).or_default();
+            if v.is_empty() {
+                v.push(prev);
+            }
+            v.push(loc);
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+    pub fn chains(&self) -> impl Iterator<Item = &ChainRt> {
+        self.chains.iter()
+    }
+    pub fn chain(&self, id: &ChainId) -> Option<&ChainRt> {
+        self.chain_ix.get(id).map(|&i| &self.chains[i as usize])
+    }
+    /// Keyed hash of a command's content, as stored in entries.
+    pub fn command_hash(&self, content_hash: &[u8; 32]) -> [u8; 32] {
+        hmac_sha256(&self.secret, content_hash)
+    }
+
+    /// Reads one committed entry back from the store.
+    pub fn read_entry(&self, chain: &ChainId, seq: u64) -> Result<Option<(Entry, [u8; 32])>, NodeError> {
+        let name = chain.to_string();
+        let Some(run) = self.store.run_containing(&name, seq)? else {
+            return Ok(None);
+        };
+        let raws = split_run(&run.body)
+            .map_err(|e| ChainFault::new(&name, run.first_seq, e.to_string()))?;
+        let Some(raw) = raws.get((seq - run.first_seq) as usize) else {
+            return Ok(None);
+        };
+        let entry = Entry::decode_body(raw.body)
+            .map_err(|e| ChainFault::new(&name, seq, e.to_string()))?;
+        Ok(Some((entry, raw.stored_hash)))
+    }
+
+    /// Applies a batch of submissions with one durable commit, and answers each in order.
+    /// `now` is the writer's clock; entry times never decrease within a chain.
+    pub fn submit_batch(
+        &mut self,
+        subs: Vec<Submission>,
+        now: Timestamp,
+    ) -> Result<Vec<Answer>, NodeError> {
+        if self.poisoned {
+            return Err(NodeError::Poisoned);
+        }
+        let mut runs: BTreeMap<u32, RunBuilder> = BTreeMap::new();
+        let mut rejections: Vec<RejectionRecord> = Vec::new();
+        let mut personal: Vec<PersonalRecord> = Vec::new();
+        // Ids answered in this batch: fp → (answer index, keyed content hash).
+        let mut in_batch: FpMap<Vec<(usize, [u8; 32])>> = FpMap::default();
+        let mut answers: Vec<Answer> = Vec::with_capacity(subs.len());
+
+        for sub in subs {
+            let fp = fingerprint(&sub.id);
+            let keyed = self.command_hash(&sub.content_hash);
+            // 1. Same id earlier in this batch.
+            if let Some(prev) = in_batch.get(&fp).and_then(|v| {
+                v.iter()
+                    .find(|(i, _)| answers[*i].id == sub.id)
+                    .copied()
+            }) {
+                let a = if prev.1 == keyed {
+                    Answer {
+                        replayed: true,
+                        ..answers[prev.0].clone()
+                    }
+                } else {
+                    reused(&sub.id)
+                };
+                answers.push(a);
+                continue;
+            }
+            // 2. Same id in an earlier batch.
+            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed, &runs)? {
+                answers.push(a);
+                continue;
+            }
+            let ix = answers.len();
+            if sub.dry_run {
+                answers.push(self.dry_run_one(&sub, now, &runs));
+                continue;
+            }
+            let outcome = self.decide_one(&sub, now, &runs);
+            match outcome {
+                Ok((chain_ix, entry_events)) => {
+                    let rt = &mut self.chains[chain_ix as usize];
+                    let time = Timestamp(now.0.max(rt.last_time.0));
+                    let entry = Entry {
+                        chain: rt.id.clone(),
+                        seq: rt.seq + 1,
+                        time,
+                        actor: sub.actor.clone(),
+                        command_id: sub.id.clone(),
+                        command_hash: keyed,
+                        prev_hash: rt.head,
+                        events: entry_events,
+                    };
+                    let run = runs.entry(chain_ix).or_insert_with(|| RunBuilder {
+                        first_seq: rt.seq + 1,
+                        prev_hash: rt.head,
+                        body: Vec::with_capacity(4096),
+                        entries: Vec::new(),
+                    });
+                    let offset = run.body.len();
+                    let hash = entry.write_to(&mut run.body);
+                    run.entries.push((offset, hash));
+                    rt.seq = entry.seq;
+                    rt.head = hash;
+                    rt.last_time = time;
+                    rt.frontier.push(&hash);
+                    personal.extend(sub.personal.iter().cloned());
+                    self.index_accepted(fp, Loc(chain_ix, entry.seq));
+                    answers.push(Answer {
+                        id: sub.id.clone(),
+                        outcome: Outcome::Accepted(Accepted {
+                            chain: entry.chain,
+                            seq: entry.seq,
+                            hash,
+                            time,
+                            events: entry.events,
+                        }),
+                        replayed: false,
+                    });
+                }
+                Err(rejection) => {
+                    if rejection.is_permanent() {
+                        rejections.push(RejectionRecord {
+                            command_id: sub.id.as_str().to_owned(),
+                            content_hash: keyed,
+                            body: encode_rejection(&rejection),
+                        });
+                        self.rejected.insert(fp);
+                    }
+                    answers.push(Answer {
+                        id: sub.id.clone(),
+                        outcome: Outcome::Rejected(rejection),
+                        replayed: false,
+                    });
+                }
+            }
+            in_batch.entry(fp).or_default().push((ix, keyed));
+        }
+
+        let batch = CommitBatch {
+            epoch: self.epoch,
+            runs: runs
+                .into_iter()
+                .map(|(ix, r)| {
+                    let rt = &self.chains[ix as usize];
+                    EntryRun {
+                        chain: rt.name.clone(),
+                        first_seq: r.first_seq,
+                        last_seq: r.first_seq + r.entries.len() as u64 - 1,
+                        prev_hash: r.prev_hash,
+                        head_hash: r.entries.last().map_or(r.prev_hash, |e| e.1),
+                        body: r.body,
+                    }
+                })
+                .collect(),
+            rejections,
+            personal,
+            checkpoints: Vec::new(),
+        };
+        if !batch.is_empty() {
+            if let Err(e) = self.store.commit(&batch) {
+                self.poisoned = true;
+                return Err(e.into());
+            }
+        }
+        Ok(answers)
+    }
+
+    /// The stored answer for an id seen in an earlier batch, if any.
+    fn stored_answer(
+        &self,
+        fp: u64,
+        id: &CommandId,
+        keyed: &[u8; 32],
+        _runs: &BTreeMap<u32, RunBuilder>,
+    ) -> Result<Option<Answer>, NodeError> {
+        let locs: Vec<Loc> = match self.accepted_collisions.get(&fp) {
+            Some(v) => v.clone(),
+            None => self.accepted.get(&fp).copied().into_iter().collect(),
+        };
+        for Loc(ix, seq) in locs {
+            let rt = &self.chains[ix as usize];
+            if let Some((entry, hash)) = self.read_entry(&rt.id, seq)? {
+                if &entry.command_id == id {
+                    return Ok(Some(if &entry.command_hash == keyed {
+                        Answer {
+                            id: id.clone(),
+                            outcome: Outcome::Accepted(Accepted {
+                                chain: entry.chain,
+                                seq: entry.seq,
+                                hash,
+                                time: entry.time,
+                                events: entry.events,
+                            }),
+                            replayed: true,
+                        }
+                    } else {
+                        reused(id)
+                    }));
+                }
+            }
+        }
+        if self.rejected.contains(&fp) {
+            if let Some(r) = self.store.rejection(id.as_str())? {
+                return Ok(Some(if &r.content_hash == keyed {
+                    Answer {
+                        id: id.clone(),
+                        outcome: Outcome::Rejected(decode_rejection(&r.body)),
+                        replayed: true,
+                    }
+                } else {
+                    reused(id)
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks and applies one command to its chain's in-memory state; returns the chain index
+    /// and the events.
+    fn decide_one(
+        &mut self,
+        sub: &Submission,
+        now: Timestamp,
+        runs: &BTreeMap<u32, RunBuilder>,
+    ) -> Result<(u32, Vec<Event>), Rejection> {
+        let cmd = sub.command.as_ref().map_err(Clone::clone)?;
+        if let Some(hosted) = &self.config.hosted {
+            if !hosted.contains(&sub.chain) {
+                return Err(Rejection::one(
+                    Code::CHAIN_NOT_HOSTED,
+                    format!("this node does not host chain {}", sub.chain),
+                ));
+            }
+        }
+        let ix = match self.chain_ix.get(&sub.chain) {
+            Some(&ix) => ix,
+            None => {
+                let is_genesis = matches!(
+                    (&sub.chain, cmd),
+                    (ChainId::Registry(_), Command::OpenRegistry { .. })
+                        | (ChainId::Mechanism(_), Command::OpenMechanism { .. })
+                        | (ChainId::PartyAuthority(_), Command::OpenPartyAuthority { .. })
+                );
+                if !is_genesis {
+                    return Err(Rejection::one(
+                        Code::CHAIN_NOT_OPENED,
+                        format!("chain {} has not been opened", sub.chain),
+                    ));
+                }
+                self.add_chain(ChainRt::new(sub.chain.clone()))
+            }
+        };
+        let cmd = self.resolve_citations(&sub.chain, cmd, runs)?;
+        let rt = &mut self.chains[ix as usize];
+        let time = Timestamp(now.0.max(rt.last_time.0));
+        let events = rt.state.execute(&sub.chain, &cmd, time)?;
+        Ok((ix, events))
+    }
+
+    fn dry_run_one(&mut self, sub: &Submission, now: Timestamp, runs: &BTreeMap<u32, RunBuilder>) -> Answer {
+        let result = sub.command.clone().and_then(|cmd| {
+            let cmd = self.resolve_citations(&sub.chain, &cmd, runs)?;
+            let mut fresh;
+            let rt = match self.chain_ix.get(&sub.chain) {
+                Some(&ix) => &mut self.chains[ix as usize],
+                None => {
+                    fresh = ChainRt::new(sub.chain.clone());
+                    &mut fresh
+                }
+            };
+            let time = Timestamp(now.0.max(rt.last_time.0));
+            let seq = rt.seq + 1;
+            rt.state.dry_run(&sub.chain, &cmd, time).map(|events| Accepted {
+                chain: sub.chain.clone(),
+                seq,
+                hash: [0; 32],
+                time,
+                events,
+            })
+        });
+        Answer {
+            id: sub.id.clone(),
+            outcome: match result {
+                Ok(a) => Outcome::Accepted(a),
+                Err(r) => Outcome::Rejected(r),
+            },
+            replayed: false,
+        }
+    }
+
+    /// Checks every citation in a command against the cited chain, and fills in the events of
+    /// an entry cited for correction.
+    fn resolve_citations(
+        &self,
+        chain: &ChainId,
+        cmd: &Command,
+        runs: &BTreeMap<u32, RunBuilder>,
+    ) -> Result<Command, Rejection> {
+        let mut cmd = cmd.clone();
+        match &mut cmd {
+            Command::Issue {
+                citation: Some(c), ..
+            }
+            | Command::SetLabels {
+                citation: Some(c), ..
+            }
+            | Command::ReleaseHold {
+                decision: Some(c), ..
+            } => {
+                self.cited_entry(c, runs)?;
+            }
+            Command::Correct { target, .. } => {
+                let c = Citation {
+                    chain: chain.clone(),
+                    seq: target.seq,
+                    hash: target.hash,
+                };
+                target.events = self.cited_entry(&c, runs)?.events;
+            }
+            Command::MultiLeg(legs) => {
+                for leg in legs.iter_mut() {
+                    *leg = self.resolve_citations(chain, leg, runs)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(cmd)
+    }
+
+    fn cited_entry(
+        &self,
+        c: &Citation,
+        runs: &BTreeMap<u32, RunBuilder>,
+    ) -> Result<Entry, Rejection> {
+        let invalid = || {
+            Rejection::one(
+                Code::CITATION_INVALID,
+                format!("no entry {} of chain {} with that hash", c.seq, c.chain),
+            )
+        };
+        let ix = *self.chain_ix.get(&c.chain).ok_or_else(invalid)?;
+        // An entry earlier in this same batch.
+        if let Some(run) = runs.get(&ix) {
+            if c.seq >= run.first_seq {
+                let (off, hash) = *run
+                    .entries
+                    .get((c.seq - run.first_seq) as usize)
+                    .ok_or_else(invalid)?;
+                if hash != c.hash {
+                    return Err(invalid());
+                }
+                let raw = split_run(&run.body[off..]).map_err(|_| invalid())?;
+                let first = raw.first().ok_or_else(invalid)?;
+                return Entry::decode_body(first.body).map_err(|_| invalid());
+            }
+        }
+        match self.read_entry(&c.chain, c.seq) {
+            Ok(Some((e, h))) if h == c.hash => Ok(e),
+            Ok(_) => Err(invalid()),
+            Err(e) => Err(Rejection::one(Code::STORAGE_UNAVAILABLE, e.to_string())),
+        }
+    }
+
+    /// Signs a checkpoint for every chain that has grown since its last one, and stores them
+    /// durably.
+    pub fn checkpoint(
+        &mut self,
+        key: &SigningKey,
+        now: Timestamp,
+    ) -> Result<Vec<SignedCheckpoint>, NodeError> {
+        if self.poisoned {
+            return Err(NodeError::Poisoned);
+        }
+        let mut out = Vec::new();
+        for rt in &self.chains {
+            if rt.seq == 0 || rt.seq == rt.checkpointed_seq {
+                continue;
+            }
+            let cp = Checkpoint {
+                key_id: [0; 8],
+                chain: rt.name.clone(),
+                seq: rt.seq,
+                head_hash: rt.head,
+                merkle_root: rt.frontier.root(),
+                state_hash: rt.state.state_hash(),
+                time_micros: now.0,
+            };
+            out.push(crate::keys::sign_checkpoint(key, cp)?);
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let mut records = Vec::new();
+        for s in &out {
+            let body = s
+                .encode()
+                .map_err(|e| StoreError::InvalidBatch(e.to_string()))?;
+            records.push(CheckpointRecord {
+                chain: s.checkpoint.chain.clone(),
+                seq: s.checkpoint.seq,
+                body,
+            });
+        }
+        let batch = CommitBatch {
+            epoch: self.epoch,
+            checkpoints: records,
+            ..CommitBatch::default()
+        };
+        if let Err(e) = self.store.commit(&batch) {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        for s in &out {
+            if let Some(&ix) = self
+                .chain_ix
+                .iter()
+                .find(|(k, _)| k.to_string() == s.checkpoint.chain)
+                .map(|(_, v)| v)
+            {
+                self.chains[ix as usize].checkpointed_seq = s.checkpoint.seq;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn reused(id: &CommandId) -> Answer {
+    Answer {
+        id: id.clone(),
+        outcome: Outcome::Rejected(Rejection::one(
+            Code::ID_REUSED_WITH_OTHER_CONTENT,
+            format!("command id {id} was already used with different content"),
+        )),
+        replayed: false,
+    }
+}

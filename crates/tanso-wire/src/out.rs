@@ -1,0 +1,170 @@
+//! Results and events as JSON: `snake_case` fields, RFC 3339 UTC times, hashes in hex, one
+//! error envelope carrying the catalogue codes.
+
+use crate::*;
+use serde_json::json;
+
+pub fn rejection_json(id: Option<&str>, r: &Rejection, replayed: bool, dry_run: bool) -> Value {
+    json!({
+        "id": id,
+        "status": "rejected",
+        "replayed": replayed,
+        "dry_run": dry_run,
+        "permanent": r.is_permanent(),
+        "codes": r.failures.iter().map(|f| f.code.0).collect::<Vec<_>>(),
+        "errors": r.failures.iter().map(|f| json!({
+            "code": f.code.0,
+            "name": f.code.name(),
+            "message": f.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn accepted_json(
+    id: &str,
+    chain: &ChainId,
+    seq: u64,
+    hash: &[u8; 32],
+    time: Timestamp,
+    events: &[Event],
+    replayed: bool,
+    dry_run: bool,
+) -> Value {
+    let mut v = json!({
+        "id": id,
+        "status": if dry_run { "would_accept" } else { "accepted" },
+        "replayed": replayed,
+        "dry_run": dry_run,
+        "chain": chain.to_string(),
+        "seq": seq,
+        "time": time.to_string(),
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+    });
+    if !dry_run {
+        v["hash"] = json!(hex::encode(hash));
+    }
+    v
+}
+
+pub fn ranges_json(rs: &[IssuedRange]) -> Value {
+    Value::Array(
+        rs.iter()
+            .map(|r| {
+                json!({"issuing": r.issuing.as_str(), "start": r.range.start(), "end": r.range.end(), "quantity": r.range.len()})
+            })
+            .collect(),
+    )
+}
+
+pub fn citation_json(c: &Citation) -> Value {
+    json!({"chain": c.chain.to_string(), "seq": c.seq, "hash": hex::encode(c.hash)})
+}
+
+fn personal(p: &Option<PersonalRef>) -> Value {
+    p.map_or(Value::Null, |r| json!(hex::encode(r.0)))
+}
+
+pub fn labels_json(l: &Labels) -> Value {
+    json!({
+        "authorization": l.authorization.as_ref().map(|a| json!({
+            "party": a.party.as_str(), "id": a.authorization.as_str(), "version": a.version
+        })),
+        "first_transferred": l.first_transferred,
+        "adjustment": adjustment_name(l.adjustment),
+    })
+}
+
+fn asset_json(a: &HeldAsset) -> Value {
+    match a {
+        HeldAsset::Units(rs) => json!({"ranges": ranges_json(rs)}),
+        HeldAsset::Cash { currency, amount } => {
+            json!({"cash": {"currency": currency.as_str(), "amount": amount.0}})
+        }
+    }
+}
+
+pub fn event_json(e: &Event) -> Value {
+    match e {
+        Event::RegistryOpened { registry, straddle } => json!({
+            "event": "registry_opened", "registry": registry.as_str(), "straddle_policy": straddle_name(*straddle)}),
+        Event::StraddlePolicySet(p) => json!({"event": "straddle_policy_set", "policy": straddle_name(*p)}),
+        Event::MechanismOpened { mechanism, parties } => json!({
+            "event": "mechanism_opened", "mechanism": mechanism.as_str(),
+            "parties": parties.iter().map(|p| p.as_str()).collect::<Vec<_>>()}),
+        Event::PartyAuthorityOpened { party } => json!({"event": "party_authority_opened", "party": party.as_str()}),
+        Event::DecisionRecorded { decision, kind, document } => json!({
+            "event": "decision_recorded", "decision": decision.as_str(), "kind": kind.as_str(),
+            "document_sha256": document.map(hex::encode)}),
+        Event::UnitKindDefined { code, has_project, vintage_rule } => json!({
+            "event": "unit_kind_defined", "code": code.as_str(), "has_project": has_project,
+            "vintage_rule": vintage_rule_name(*vintage_rule)}),
+        Event::AccountKindDefined { code, class } => json!({
+            "event": "account_kind_defined", "code": code.as_str(), "class": class_name(*class)}),
+        Event::CurrencyDefined { code, minor_units } => json!({
+            "event": "currency_defined", "code": code.as_str(), "minor_units": minor_units}),
+        Event::HolderRegistered { holder, kind, name } => json!({
+            "event": "holder_registered", "holder": holder.0, "kind": kind.as_str(), "name_ref": hex::encode(name.0)}),
+        Event::AccountOpened { account, holder, kind } => json!({
+            "event": "account_opened", "account": account.0, "holder": holder.0, "kind": kind.as_str()}),
+        Event::AccountStatusSet { account, status } => json!({
+            "event": "account_status_set", "account": account.0, "status": status_name(*status)}),
+        Event::Issued { account, attributes, range, unit_start, citation, business_key } => json!({
+            "event": "issued", "account": account.0,
+            "issuing": attributes.issuing.as_str(), "start": range.start(), "end": range.end(),
+            "quantity": range.len(), "unit_start": unit_start,
+            "kind": attributes.kind.as_str(), "project": attributes.project.as_ref().map(|p| p.as_str()),
+            "vintage": attributes.vintage.year(),
+            "period": {"start": attributes.period.start().to_string(), "end": attributes.period.end().to_string()},
+            "citation": citation.as_ref().map(citation_json),
+            "business_key": business_key.as_ref().map(|k| k.as_str())}),
+        Event::Transferred { from, to, ranges } => json!({
+            "event": "transferred", "from": from.0, "to": to.0, "ranges": ranges_json(ranges)}),
+        Event::Retired { from, to, ranges, purpose, beneficiary, beneficiary_name, note } => json!({
+            "event": "retired", "from": from.0, "to": to.0, "ranges": ranges_json(ranges),
+            "purpose": purpose.as_str(), "beneficiary_holder": beneficiary.map(|h| h.0),
+            "beneficiary_name_ref": personal(beneficiary_name), "note_ref": personal(note)}),
+        Event::Cancelled { from, to, ranges, kind, note } => json!({
+            "event": "cancelled", "from": from.0, "to": to.0, "ranges": ranges_json(ranges),
+            "kind": cancel_kind_name(*kind), "note_ref": personal(note)}),
+        Event::LabelsSet { ranges, labels, citation } => json!({
+            "event": "labels_set", "ranges": ranges_json(ranges), "labels": labels_json(labels),
+            "citation": citation.as_ref().map(citation_json)}),
+        Event::HoldPlaced { hold, kind, account, asset, expires_at } => {
+            let mut v = json!({"event": "hold_placed", "hold": hold.as_str(), "kind": hold_kind_name(*kind),
+                "account": account.0, "expires_at": expires_at.map(|t| t.to_string())});
+            merge(&mut v, asset_json(asset));
+            v
+        }
+        Event::HoldReleased { hold, asset, cause } => {
+            let mut v = json!({"event": "hold_released", "hold": hold.as_str(), "cause": match cause {
+                ReleaseCause::Request => json!("request"),
+                ReleaseCause::Expiry => json!("expiry"),
+                ReleaseCause::Decision(c) => json!({"decision": citation_json(c)}),
+            }});
+            merge(&mut v, asset_json(asset));
+            v
+        }
+        Event::HoldPosted { hold, to, asset } => {
+            let mut v = json!({"event": "hold_posted", "hold": hold.as_str(), "to": to.0});
+            merge(&mut v, asset_json(asset));
+            v
+        }
+        Event::CashDeposited { account, currency, amount } => json!({
+            "event": "cash_deposited", "account": account.0, "currency": currency.as_str(), "amount": amount.0}),
+        Event::CashWithdrawn { account, currency, amount } => json!({
+            "event": "cash_withdrawn", "account": account.0, "currency": currency.as_str(), "amount": amount.0}),
+        Event::CashTransferred { from, to, currency, amount } => json!({
+            "event": "cash_transferred", "from": from.0, "to": to.0, "currency": currency.as_str(), "amount": amount.0}),
+        Event::Corrected { seq, hash, note } => json!({
+            "event": "corrected", "seq": seq, "hash": hex::encode(hash), "note_ref": personal(note)}),
+        Event::IssuanceVoided { account, ranges } => json!({
+            "event": "issuance_voided", "account": account.0, "ranges": ranges_json(ranges)}),
+    }
+}
+
+fn merge(v: &mut Value, extra: Value) {
+    if let (Some(a), Value::Object(b)) = (v.as_object_mut(), extra) {
+        a.extend(b);
+    }
+}
