@@ -1,0 +1,169 @@
+//! The `tanso` command line. `main` hands over here; this module parses flags, opens the
+//! store and the node, and dispatches to one module per command. It is edge code: it prints,
+//! reads files and the clock, and converts errors to exit codes (0 ok, 1 failure, 2 usage).
+
+pub mod apply;
+pub mod bench;
+pub mod demo;
+pub mod query;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use tanso_engine::keys::{generate_signing_key, load_signing_key, save_signing_key, TrustedKeys};
+use tanso_engine::{Node, NodeConfig};
+use tanso_store_sqlite::SqliteStore;
+
+#[derive(Parser, Debug)]
+#[command(name = "tanso", version, about = "Tanso: an Article 6.2 carbon registry (India–Japan JCM, India's CCTS)")]
+pub struct Cli {
+    /// Data directory of the embedded store.
+    #[arg(long, global = true, default_value = "./tanso-data")]
+    pub data: PathBuf,
+    /// Directory of this node's signing key and of the keys verifiers trust; kept outside the
+    /// data directory.
+    #[arg(long, global = true, default_value = "./tanso-keys")]
+    pub keys: PathBuf,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Runs the demo: India's and Japan's registries, holders, accounts, an issuance,
+    /// transfers with splits, a retirement, a cancellation, holdings.
+    Demo {
+        /// Wipe a non-empty data directory and start fresh (without it, demo refuses).
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Applies JSON commands, one per line (FILE, or - for standard input); prints one JSON
+    /// result per line, each only once it is durable.
+    Apply {
+        #[arg(default_value = "-")]
+        file: String,
+        /// Commands per durable batch at most.
+        #[arg(long, default_value_t = 8000)]
+        batch_max: usize,
+    },
+    /// Re-hashes, replays and checks every chain against its latest signed checkpoint.
+    Verify {
+        /// File of trusted public keys (default: KEYS/trusted_keys).
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// Shows an account's holdings as a table (or JSON).
+    Holdings {
+        #[arg(long)]
+        account: u64,
+        /// Registry chain (default: the only registry, or IND01).
+        #[arg(long)]
+        registry: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows every event that touched a serial: its issuance and everything after.
+    History {
+        #[arg(long)]
+        serial: u64,
+        /// Issuing registry of the serial (default: IND01).
+        #[arg(long, default_value = "IND01")]
+        issuing: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signs a checkpoint for every chain that grew since its last one.
+    Checkpoint,
+    /// Lists the catalogue of numbered checks.
+    Checks {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks (programs that print figures; never pass/fail on time).
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCmd,
+    },
+}
+
+/// Entry point used by the `tanso` binary.
+pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Cmd::Demo { fresh } => demo::run(&cli, *fresh),
+        Cmd::Apply { file, batch_max } => apply::run(&cli, file, *batch_max),
+        Cmd::Verify { trust } => query::verify(&cli, trust.as_deref()),
+        Cmd::Holdings {
+            account,
+            registry,
+            json,
+        } => query::holdings(&cli, *account, registry.as_deref(), *json),
+        Cmd::History {
+            serial,
+            issuing,
+            json,
+        } => query::history(&cli, *serial, issuing, *json),
+        Cmd::Checkpoint => {
+            let mut node = open_node(&cli.data)?;
+            let n = checkpoint(&mut node, &cli.keys)?;
+            println!("signed {n} checkpoint(s)");
+            Ok(0)
+        }
+        Cmd::Checks { json } => query::checks(*json),
+        Cmd::Bench { what } => bench::run(&cli, what),
+    }
+}
+
+pub fn open_store(data: &Path) -> Result<SqliteStore> {
+    SqliteStore::open(data).with_context(|| format!("open store {}", data.display()))
+}
+
+pub fn open_node(data: &Path) -> Result<Node<SqliteStore>> {
+    let store = open_store(data)?;
+    Node::open(store, NodeConfig::default()).with_context(|| format!("open journal in {}", data.display()))
+}
+
+pub fn signing_key_path(keys: &Path) -> PathBuf {
+    keys.join("signing.key")
+}
+
+pub fn trusted_keys_path(keys: &Path) -> PathBuf {
+    keys.join("trusted_keys")
+}
+
+/// The node's signing key; made on first use, and its public half added to the trusted keys.
+pub fn signing_key(keys: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let path = signing_key_path(keys);
+    if path.exists() {
+        return load_signing_key(&path).with_context(|| format!("load signing key {}", path.display()));
+    }
+    let key = generate_signing_key().context("generate signing key")?;
+    save_signing_key(&path, &key).with_context(|| format!("save signing key {}", path.display()))?;
+    TrustedKeys::add_to_file(&trusted_keys_path(keys), &key.verifying_key(), "tanso-node")
+        .context("add the node's key to the trusted keys")?;
+    Ok(key)
+}
+
+/// Signs checkpoints for grown chains; returns how many.
+pub fn checkpoint(node: &mut Node<SqliteStore>, keys: &Path) -> Result<usize> {
+    let key = signing_key(keys)?;
+    let now = (tanso_engine::system_clock())();
+    Ok(node.checkpoint(&key, now).context("sign checkpoints")?.len())
+}
