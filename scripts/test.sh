@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs and starts what the tests need, then runs
+# every test of the workspace. Safe to run again; needs only the Rust toolchain and apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# PostgreSQL: the PostgreSQL backend's conformance tests use a real server at
+# $TANSO_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres). Start it if it is
+# installed and down; install it if it is missing.
+ensure_postgres() {
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
+    return 0
+  fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    echo "test.sh: installing PostgreSQL"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client
+  fi
+  for v in $(ls /etc/postgresql 2>/dev/null); do
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
+  done
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    sleep 1
+  done
+  echo "test.sh: PostgreSQL did not start" >&2
+  return 1
+}
+if [ "${TANSO_SKIP_PG:-0}" != 1 ]; then
+  ensure_postgres
+fi
+
+cargo test --workspace --all-targets "$@"
