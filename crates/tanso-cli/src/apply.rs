@@ -14,10 +14,7 @@ use tanso_wire::{os_salt, parse_line, Parsed};
 
 enum Pending {
     Ready(Value),
-    Waiting {
-        rx: Receiver<Answer>,
-        dry_run: bool,
-    },
+    Waiting { rx: Receiver<Answer>, dry_run: bool },
 }
 
 /// Turns a parsed command into an engine submission.
@@ -117,7 +114,9 @@ pub fn run(cli: &Cli, file: &str, batch_max: usize) -> Result<i32> {
         }
     }
     drop(tx);
-    let counts = printer.join().map_err(|_| anyhow::anyhow!("printer thread panicked"))?;
+    let counts = printer
+        .join()
+        .map_err(|_| anyhow::anyhow!("printer thread panicked"))?;
     let (ok, rejected) = counts.context("write results")?;
     let mut node = engine
         .shutdown()

@@ -99,21 +99,43 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     d.must(vec![
         cmd("IND01", "admin:ind", "open_registry", json!({})),
         cmd("JPN01", "admin:jpn", "open_registry", json!({})),
-        cmd("mechanism:JCM-IND-JPN", "secretariat", "open_mechanism", json!({"parties": ["IND", "JPN"]})),
+        cmd(
+            "mechanism:JCM-IND-JPN",
+            "secretariat",
+            "open_mechanism",
+            json!({"parties": ["IND", "JPN"]}),
+        ),
         cmd("party:IND", "moefcc", "open_party_authority", json!({})),
         cmd("party:JPN", "moej", "open_party_authority", json!({})),
     ])?;
 
-    println!("2. Holders and accounts (names go to the erasable side store; chains carry salted hashes)");
+    println!(
+        "2. Holders and accounts (names go to the erasable side store; chains carry salted hashes)"
+    );
     let mut setup = Vec::new();
     for (chain, holder, kind, name) in [
         ("IND01", 1, "government", "Government of India"),
-        ("IND01", 2, "company", "Surya Solar Pvt Ltd (project participant)"),
+        (
+            "IND01",
+            2,
+            "company",
+            "Surya Solar Pvt Ltd (project participant)",
+        ),
         ("IND01", 3, "company", "Bharat Steel Ltd (buyer)"),
         ("JPN01", 1, "government", "Government of Japan"),
-        ("JPN01", 2, "company", "Nihon Energy KK (project participant)"),
+        (
+            "JPN01",
+            2,
+            "company",
+            "Nihon Energy KK (project participant)",
+        ),
     ] {
-        setup.push(cmd(chain, "officer", "register_holder", json!({"holder": holder, "kind": kind, "name": name})));
+        setup.push(cmd(
+            chain,
+            "officer",
+            "register_holder",
+            json!({"holder": holder, "kind": kind, "name": name}),
+        ));
     }
     for (chain, account, holder, kind) in [
         ("IND01", 1001, 1, "party-holding"),
@@ -127,7 +149,12 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         ("JPN01", 2002, 2, "entity-holding"),
         ("JPN01", 2080, 1, "pending-issuance"),
     ] {
-        setup.push(cmd(chain, "officer", "open_account", json!({"account": account, "holder": holder, "kind": kind})));
+        setup.push(cmd(
+            chain,
+            "officer",
+            "open_account",
+            json!({"account": account, "holder": holder, "kind": kind}),
+        ));
     }
     d.must(setup)?;
 
@@ -139,7 +166,8 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         json!({"decision": "JC-2026-001", "kind": "issuance"}),
     )])?;
     let dec = accepted(&decision[0]).context("decision")?;
-    let cite = json!({"chain": dec.chain.to_string(), "seq": dec.seq, "hash": hex::encode(dec.hash)});
+    let cite =
+        json!({"chain": dec.chain.to_string(), "seq": dec.seq, "hash": hex::encode(dec.hash)});
     println!(
         "   decision recorded at mechanism:JCM-IND-JPN #{} {}",
         dec.seq,
@@ -149,21 +177,41 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     println!("4. Each registry issues its share, citing the decision (allocation 50% JP gov / 40% JP PP / 10% IN PP: 545 / 436 / 109)");
     let period = json!({"start": "2026-01-01", "end": "2026-12-31"});
     let issued = d.must(vec![
-        cmd("IND01", "registry-manager:ind", "issue", json!({
+        cmd(
+            "IND01",
+            "registry-manager:ind",
+            "issue",
+            json!({
             "account": 1080, "kind": "JCM", "project": "IN001", "period": period, "quantity": 109,
-            "unit_start": 1, "citation": cite, "business_key": "issuance:JC-2026-001:IND01"})),
-        cmd("JPN01", "registry-manager:jpn", "issue", json!({
+            "unit_start": 1, "citation": cite, "business_key": "issuance:JC-2026-001:IND01"}),
+        ),
+        cmd(
+            "JPN01",
+            "registry-manager:jpn",
+            "issue",
+            json!({
             "account": 2080, "kind": "JCM", "project": "IN001", "period": period, "quantity": 981,
-            "unit_start": 110, "citation": cite, "business_key": "issuance:JC-2026-001:JPN01"})),
+            "unit_start": 110, "citation": cite, "business_key": "issuance:JC-2026-001:JPN01"}),
+        ),
     ])?;
     for a in &issued {
         if let Some(x) = accepted(a) {
-            println!("   {} #{}: {}", x.chain, x.seq, answer_json(a, false)["events"][0]);
+            println!(
+                "   {} #{}: {}",
+                x.chain,
+                x.seq,
+                answer_json(a, false)["events"][0]
+            );
         }
     }
-    let again = d.run(vec![cmd("IND01", "registry-manager:ind", "issue", json!({
+    let again = d.run(vec![cmd(
+        "IND01",
+        "registry-manager:ind",
+        "issue",
+        json!({
         "account": 1080, "kind": "JCM", "project": "IN001", "period": period, "quantity": 109,
-        "citation": cite, "business_key": "issuance:JC-2026-001:IND01"}))])?;
+        "citation": cite, "business_key": "issuance:JC-2026-001:IND01"}),
+    )])?;
     println!(
         "   a second issuance for the same decision and registry is refused: {:?}",
         again[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
@@ -171,13 +219,35 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
 
     println!("5. Distribution from the pending-issuance accounts, then a partial transfer that splits a block");
     d.must(vec![
-        cmd("IND01", "registry-manager:ind", "transfer", json!({"from": 1080, "to": 1002, "quantity": 109, "unit": {"kind": "JCM"}})),
-        cmd("JPN01", "registry-manager:jpn", "transfer", json!({"from": 2080, "to": 2001, "quantity": 545, "unit": {"kind": "JCM"}})),
-        cmd("JPN01", "registry-manager:jpn", "transfer", json!({"from": 2080, "to": 2002, "quantity": 436, "unit": {"kind": "JCM"}})),
+        cmd(
+            "IND01",
+            "registry-manager:ind",
+            "transfer",
+            json!({"from": 1080, "to": 1002, "quantity": 109, "unit": {"kind": "JCM"}}),
+        ),
+        cmd(
+            "JPN01",
+            "registry-manager:jpn",
+            "transfer",
+            json!({"from": 2080, "to": 2001, "quantity": 545, "unit": {"kind": "JCM"}}),
+        ),
+        cmd(
+            "JPN01",
+            "registry-manager:jpn",
+            "transfer",
+            json!({"from": 2080, "to": 2002, "quantity": 436, "unit": {"kind": "JCM"}}),
+        ),
     ])?;
-    let split = d.must(vec![cmd("IND01", "ar:surya", "transfer", json!({"from": 1002, "to": 1003, "quantity": 40, "unit": {"kind": "JCM"}}))])?;
+    let split = d.must(vec![cmd(
+        "IND01",
+        "ar:surya",
+        "transfer",
+        json!({"from": 1002, "to": 1003, "quantity": 40, "unit": {"kind": "JCM"}}),
+    )])?;
     println!("   {}", answer_json(&split[0], false)["events"][0]);
-    println!("   (the sender keeps the low end of the split block, the recipient gets the high end)");
+    println!(
+        "   (the sender keeps the low end of the split block, the recipient gets the high end)"
+    );
 
     println!("6. A retirement (beneficiary name kept off-chain) and a voluntary cancellation");
     let ret = d.must(vec![
@@ -188,7 +258,12 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     for a in &ret {
         println!("   {}", answer_json(a, false)["events"][0]);
     }
-    let bad = d.run(vec![cmd("IND01", "ar:bharat", "transfer", json!({"from": 1090, "to": 1003, "ranges": [{"start": 95, "end": 95}]}))])?;
+    let bad = d.run(vec![cmd(
+        "IND01",
+        "ar:bharat",
+        "transfer",
+        json!({"from": 1090, "to": 1003, "ranges": [{"start": 95, "end": 95}]}),
+    )])?;
     println!(
         "   moving a retired unit is refused: {:?}",
         bad[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
@@ -206,19 +281,28 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         let mut cmds = Vec::new();
         for i in 0..200u64 {
             let k = chunk * 200 + i;
-            let (from, to) = if k % 2 == 0 { (1002, 1003) } else { (1003, 1002) };
-            cmds.push(cmd("IND01", "ar", "transfer", json!({"from": from, "to": to, "quantity": 1 + k % 3, "unit": {"kind": "JCM"}})));
+            let (from, to) = if k % 2 == 0 {
+                (1002, 1003)
+            } else {
+                (1003, 1002)
+            };
+            cmds.push(cmd(
+                "IND01",
+                "ar",
+                "transfer",
+                json!({"from": from, "to": to, "quantity": 1 + k % 3, "unit": {"kind": "JCM"}}),
+            ));
         }
         d.must(cmds)?;
         bar.inc(200);
     }
     bar.finish();
-    println!("   {n} transfers durable in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "   {n} transfers durable in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
 
-    let mut node = d
-        .engine
-        .shutdown()
-        .context("writer did not stop cleanly")?;
+    let mut node = d.engine.shutdown().context("writer did not stop cleanly")?;
     println!("\n8. Holdings");
     for (chain, accounts) in [
         ("IND01", vec![1002u64, 1003, 1090, 1091]),
@@ -242,11 +326,21 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         }
     }
     let signed = checkpoint(&mut node, &cli.keys)?;
-    println!("\n9. Signed {signed} checkpoint(s) with the key in {}", cli.keys.display());
+    println!(
+        "\n9. Signed {signed} checkpoint(s) with the key in {}",
+        cli.keys.display()
+    );
     for c in node.chains().filter(|c| c.seq > 0) {
-        println!("   {:<24} head #{:<5} {}", c.name, c.seq, hex::encode(c.head));
+        println!(
+            "   {:<24} head #{:<5} {}",
+            c.name,
+            c.seq,
+            hex::encode(c.head)
+        );
     }
-    println!("\nNext: `tanso verify` re-hashes and replays every chain against the signed checkpoints;");
+    println!(
+        "\nNext: `tanso verify` re-hashes and replays every chain against the signed checkpoints;"
+    );
     println!("      `tanso history --serial 100` shows everything that touched serial IND01 100.");
     Ok(0)
 }

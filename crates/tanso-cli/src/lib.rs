@@ -16,7 +16,11 @@ use tanso_engine::{Node, NodeConfig};
 use tanso_store_sqlite::SqliteStore;
 
 #[derive(Parser, Debug)]
-#[command(name = "tanso", version, about = "Tanso: an Article 6.2 carbon registry (India–Japan JCM, India's CCTS)")]
+#[command(
+    name = "tanso",
+    version,
+    about = "Tanso: an Article 6.2 carbon registry (India–Japan JCM, India's CCTS)"
+)]
 pub struct Cli {
     /// Data directory of the embedded store.
     #[arg(long, global = true, default_value = "./tanso-data")]
@@ -137,7 +141,8 @@ pub fn open_store(data: &Path) -> Result<SqliteStore> {
 
 pub fn open_node(data: &Path) -> Result<Node<SqliteStore>> {
     let store = open_store(data)?;
-    Node::open(store, NodeConfig::default()).with_context(|| format!("open journal in {}", data.display()))
+    Node::open(store, NodeConfig::default())
+        .with_context(|| format!("open journal in {}", data.display()))
 }
 
 pub fn signing_key_path(keys: &Path) -> PathBuf {
@@ -152,10 +157,12 @@ pub fn trusted_keys_path(keys: &Path) -> PathBuf {
 pub fn signing_key(keys: &Path) -> Result<ed25519_dalek::SigningKey> {
     let path = signing_key_path(keys);
     if path.exists() {
-        return load_signing_key(&path).with_context(|| format!("load signing key {}", path.display()));
+        return load_signing_key(&path)
+            .with_context(|| format!("load signing key {}", path.display()));
     }
     let key = generate_signing_key().context("generate signing key")?;
-    save_signing_key(&path, &key).with_context(|| format!("save signing key {}", path.display()))?;
+    save_signing_key(&path, &key)
+        .with_context(|| format!("save signing key {}", path.display()))?;
     TrustedKeys::add_to_file(&trusted_keys_path(keys), &key.verifying_key(), "tanso-node")
         .context("add the node's key to the trusted keys")?;
     Ok(key)
@@ -165,5 +172,8 @@ pub fn signing_key(keys: &Path) -> Result<ed25519_dalek::SigningKey> {
 pub fn checkpoint(node: &mut Node<SqliteStore>, keys: &Path) -> Result<usize> {
     let key = signing_key(keys)?;
     let now = (tanso_engine::system_clock())();
-    Ok(node.checkpoint(&key, now).context("sign checkpoints")?.len())
+    Ok(node
+        .checkpoint(&key, now)
+        .context("sign checkpoints")?
+        .len())
 }

@@ -103,18 +103,30 @@ pub fn holdings(cli: &Cli, account: u64, registry: Option<&str>, json_out: bool)
 pub fn holdings_table(blocks: &[registry::BlockView]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
-    t.set_header(vec!["serials", "quantity", "kind", "project", "vintage", "unit ids", "held by"]);
+    t.set_header(vec![
+        "serials", "quantity", "kind", "project", "vintage", "unit ids", "held by",
+    ]);
     for b in blocks {
         t.add_row(vec![
             format!("{} {}–{}", b.issuing, b.range.start(), b.range.end()),
             b.range.len().to_string(),
             b.attributes.kind.to_string(),
-            b.attributes.project.as_ref().map_or("-".into(), |p| p.to_string()),
+            b.attributes
+                .project
+                .as_ref()
+                .map_or("-".into(), |p| p.to_string()),
             b.attributes.vintage.year().to_string(),
             format!("{}–{}", b.unit_start, b.unit_start + (b.range.len() - 1)),
             match (&b.hold, b.frozen_by.is_empty()) {
                 (Some(h), _) => h.to_string(),
-                (None, false) => format!("frozen: {}", b.frozen_by.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(",")),
+                (None, false) => format!(
+                    "frozen: {}",
+                    b.frozen_by
+                        .iter()
+                        .map(|h| h.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
                 (None, true) => "-".into(),
             },
         ]);
@@ -124,7 +136,10 @@ pub fn holdings_table(blocks: &[registry::BlockView]) -> Table {
 
 /// Every entry that touched the serial, across every registry chain in the store, in chain
 /// order: its issuance and everything after.
-pub fn history_of(store: &dyn Store, issuing: RegistryId, serial: u64) -> Result<Vec<(Entry, [u8; 32], Vec<Event>)>> {
+/// An entry that touched a serial: the entry, its hash, and the events that touched it.
+pub type Touching = (Entry, [u8; 32], Vec<Event>);
+
+pub fn history_of(store: &dyn Store, issuing: RegistryId, serial: u64) -> Result<Vec<Touching>> {
     let mut out = Vec::new();
     for head in store.heads()? {
         if !matches!(ChainId::parse(&head.chain), Ok(ChainId::Registry(_))) {
@@ -153,17 +168,20 @@ pub fn history_of(store: &dyn Store, issuing: RegistryId, serial: u64) -> Result
 }
 
 pub fn history(cli: &Cli, serial: u64, issuing: &str, json_out: bool) -> Result<i32> {
-    let issuing = RegistryId::parse(issuing).map_err(|c| anyhow::anyhow!("issuing registry {issuing:?} is malformed ({c})"))?;
+    let issuing = RegistryId::parse(issuing)
+        .map_err(|c| anyhow::anyhow!("issuing registry {issuing:?} is malformed ({c})"))?;
     let store = open_store(&cli.data)?;
     let found = history_of(&store, issuing, serial)?;
     if json_out {
         let v: Vec<_> = found
             .iter()
-            .map(|(e, h, evs)| json!({
-                "chain": e.chain.to_string(), "seq": e.seq, "hash": hex::encode(h),
-                "time": e.time.to_string(), "command_id": e.command_id.as_str(),
-                "events": evs.iter().map(event_json).collect::<Vec<_>>(),
-            }))
+            .map(|(e, h, evs)| {
+                json!({
+                    "chain": e.chain.to_string(), "seq": e.seq, "hash": hex::encode(h),
+                    "time": e.time.to_string(), "command_id": e.command_id.as_str(),
+                    "events": evs.iter().map(event_json).collect::<Vec<_>>(),
+                })
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -193,14 +211,23 @@ pub fn checks(json_out: bool) -> Result<i32> {
     if json_out {
         let v: Vec<_> = CATALOGUE
             .iter()
-            .map(|d| json!({"code": d.code.0, "name": d.name, "family": d.family,
-                "permanent": d.class == Class::Permanent, "text": d.text}))
+            .map(|d| {
+                json!({"code": d.code.0, "name": d.name, "family": d.family,
+                "permanent": d.class == Class::Permanent, "text": d.text})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for d in CATALOGUE {
-            let class = if d.class == Class::Permanent { "permanent" } else { "transient" };
-            println!("{} {:<30} {:<10} {:<14} {}", d.code, d.name, class, d.family, d.text);
+            let class = if d.class == Class::Permanent {
+                "permanent"
+            } else {
+                "transient"
+            };
+            println!(
+                "{} {:<30} {:<10} {:<14} {}",
+                d.code, d.name, class, d.family, d.text
+            );
         }
     }
     Ok(0)

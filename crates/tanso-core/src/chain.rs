@@ -57,7 +57,8 @@ impl ChainState {
     pub fn execute(&mut self, chain: &ChainId, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
         match self {
             ChainState::Registry(r) => {
-                if let (ChainId::Registry(id), Command::OpenRegistry { registry, .. }) = (chain, cmd)
+                if let (ChainId::Registry(id), Command::OpenRegistry { registry, .. }) =
+                    (chain, cmd)
                 {
                     if id != registry {
                         return Err(Rejection::one(
@@ -118,7 +119,10 @@ impl DecisionState {
                     return Err(wrong());
                 }
                 if self.opened {
-                    return Err(Rejection::one(Code::CHAIN_ALREADY_OPENED, "chain already open"));
+                    return Err(Rejection::one(
+                        Code::CHAIN_ALREADY_OPENED,
+                        "chain already open",
+                    ));
                 }
                 Ok(vec![Event::MechanismOpened {
                     mechanism: mechanism.clone(),
@@ -130,7 +134,10 @@ impl DecisionState {
                     return Err(wrong());
                 }
                 if self.opened {
-                    return Err(Rejection::one(Code::CHAIN_ALREADY_OPENED, "chain already open"));
+                    return Err(Rejection::one(
+                        Code::CHAIN_ALREADY_OPENED,
+                        "chain already open",
+                    ));
                 }
                 Ok(vec![Event::PartyAuthorityOpened { party: *party }])
             }

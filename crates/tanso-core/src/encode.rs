@@ -484,7 +484,8 @@ impl<'a> Dec<'a> {
         let n = self.u16()? as usize;
         std::str::from_utf8(self.take(n)?).or_else(|_| bad("invalid utf-8"))
     }
-    pub fn len(&mut self) -> R<usize> {
+    /// Reads a list length (named `count` because it consumes input).
+    pub fn count(&mut self) -> R<usize> {
         let n = self.u32()? as usize;
         // Each item takes at least one byte: refuse counts the input cannot hold.
         if n > self.buf.len() - self.pos {
@@ -531,7 +532,7 @@ impl<'a> Dec<'a> {
         SerialRange::new(s, e).or_else(|_| bad("invalid serial range"))
     }
     pub fn issued_ranges(&mut self) -> R<Vec<IssuedRange>> {
-        let n = self.len()?;
+        let n = self.count()?;
         let mut v = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             v.push(IssuedRange {
@@ -600,7 +601,7 @@ impl<'a> Dec<'a> {
             2 => Event::StraddlePolicySet(straddle_of(self.u8()?)?),
             3 => {
                 let mechanism = tok(self.str()?, MechanismId::parse)?;
-                let n = self.len()?;
+                let n = self.count()?;
                 let mut parties = Vec::with_capacity(n.min(64));
                 for _ in 0..n {
                     parties.push(self.party()?);

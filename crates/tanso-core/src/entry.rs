@@ -13,7 +13,7 @@
 //! nothing about the content. A run of entries is the concatenation of stored entries.
 //! This module computes and checks hashes; it never reads storage.
 
-use crate::encode::{DecodeError, Dec, Enc};
+use crate::encode::{Dec, DecodeError, Enc};
 use crate::ids::*;
 use crate::model::Event;
 use crate::units::Timestamp;
@@ -84,7 +84,7 @@ impl Entry {
             CommandId::parse(d.str()?).map_err(|_| DecodeError("invalid command id".into()))?;
         let command_hash = d.bytes32()?;
         let prev_hash = d.bytes32()?;
-        let n = d.len()?;
+        let n = d.count()?;
         let mut events = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             events.push(d.event()?);

@@ -229,7 +229,10 @@ mod tests {
         assert_eq!(RegistryId::parse("IN01"), Err(Code::MALFORMED_ID));
         assert_eq!(RegistryId::parse("ind01"), Err(Code::MALFORMED_ID));
         assert_eq!(RegistryId::parse("INDA1"), Err(Code::MALFORMED_ID));
-        assert_eq!(RegistryId::parse("IND01").map(|r| r.party()), PartyId::parse("IND"));
+        assert_eq!(
+            RegistryId::parse("IND01").map(|r| r.party()),
+            PartyId::parse("IND")
+        );
     }
 
     #[test]

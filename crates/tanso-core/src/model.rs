@@ -93,7 +93,9 @@ impl HoldKind {
     pub fn is_transferring(self) -> bool {
         matches!(
             self,
-            HoldKind::LocalPendingTransfer | HoldKind::MarketOrder | HoldKind::CrossRegistryTransfer
+            HoldKind::LocalPendingTransfer
+                | HoldKind::MarketOrder
+                | HoldKind::CrossRegistryTransfer
         )
     }
     /// Only local transferring holds expire (by a journaled command carrying the time).
@@ -179,7 +181,10 @@ pub struct SetFilter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HoldTarget {
     Units(UnitSelection),
-    Cash { currency: CurrencyCode, amount: Money },
+    Cash {
+        currency: CurrencyCode,
+        amount: Money,
+    },
 }
 
 /// A part of a hold, for release or posting.
@@ -194,7 +199,10 @@ pub enum HoldPart {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeldAsset {
     Units(Vec<IssuedRange>),
-    Cash { currency: CurrencyCode, amount: Money },
+    Cash {
+        currency: CurrencyCode,
+        amount: Money,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -314,10 +314,7 @@ impl RegistryState {
         self.accounts.get(&id)
     }
     pub fn accounts(&self) -> BTreeMap<AccountId, Account> {
-        self.accounts
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect()
+        self.accounts.iter().map(|(k, v)| (*k, v.clone())).collect()
     }
     pub fn holder(&self, id: HolderId) -> Option<&Holder> {
         self.holders.get(&id)
@@ -480,10 +477,7 @@ impl RegistryState {
             .map(|(&(_, s), _)| s)
             .unwrap_or(r.range.start());
         let mut cur = first;
-        loop {
-            let Some(&b) = self.blocks.get(&(i, cur)) else {
-                break;
-            };
+        while let Some(&b) = self.blocks.get(&(i, cur)) {
             let Some(next_start) = b.end.checked_add(1) else {
                 break;
             };
@@ -523,7 +517,10 @@ impl RegistryState {
             let blocks = self.covering(r).ok_or_else(|| {
                 rej(
                     Code::UNITS_NOT_HELD,
-                    format!("serials {} {} are not all in this registry", r.issuing, r.range),
+                    format!(
+                        "serials {} {} are not all in this registry",
+                        r.issuing, r.range
+                    ),
                 )
             })?;
             for (_, b) in &blocks {
@@ -576,19 +573,27 @@ impl RegistryState {
             );
             return None;
         };
-        c.require(a.status != AccountStatus::Closed, Code::FROM_ACCOUNT_CLOSED, || {
-            format!("account {} is closed", from.0)
-        });
-        c.require(a.status != AccountStatus::Frozen, Code::FROM_ACCOUNT_FROZEN, || {
-            format!("account {} is frozen", from.0)
-        });
-        c.require(!a.class.is_terminal(), Code::FROM_ACCOUNT_KIND_NOT_ALLOWED, || {
-            format!(
-                "units in account {} ({}) can never move again",
-                from.0,
-                a.kind.as_str()
-            )
-        });
+        c.require(
+            a.status != AccountStatus::Closed,
+            Code::FROM_ACCOUNT_CLOSED,
+            || format!("account {} is closed", from.0),
+        );
+        c.require(
+            a.status != AccountStatus::Frozen,
+            Code::FROM_ACCOUNT_FROZEN,
+            || format!("account {} is frozen", from.0),
+        );
+        c.require(
+            !a.class.is_terminal(),
+            Code::FROM_ACCOUNT_KIND_NOT_ALLOWED,
+            || {
+                format!(
+                    "units in account {} ({}) can never move again",
+                    from.0,
+                    a.kind.as_str()
+                )
+            },
+        );
         Some(a)
     }
 
@@ -606,12 +611,16 @@ impl RegistryState {
             );
             return None;
         };
-        c.require(a.status != AccountStatus::Closed, Code::TO_ACCOUNT_CLOSED, || {
-            format!("account {} is closed", to.0)
-        });
-        c.require(a.status != AccountStatus::Frozen, Code::TO_ACCOUNT_FROZEN, || {
-            format!("account {} is frozen", to.0)
-        });
+        c.require(
+            a.status != AccountStatus::Closed,
+            Code::TO_ACCOUNT_CLOSED,
+            || format!("account {} is closed", to.0),
+        );
+        c.require(
+            a.status != AccountStatus::Frozen,
+            Code::TO_ACCOUNT_FROZEN,
+            || format!("account {} is frozen", to.0),
+        );
         c.require(allowed(a.class), Code::TO_ACCOUNT_KIND_NOT_ALLOWED, || {
             format!(
                 "account {} ({}) cannot receive {what}",
@@ -671,7 +680,10 @@ impl RegistryState {
                 let short = || {
                     rej(
                         Code::QUANTITY_EXCEEDS_AVAILABLE,
-                        format!("account {} has fewer than {want} units available", account.0),
+                        format!(
+                            "account {} has fewer than {want} units available",
+                            account.0
+                        ),
                     )
                 };
                 let Some(set) = self.index.get(&account) else {
@@ -852,9 +864,11 @@ impl RegistryState {
                     Code::ALREADY_EXISTS,
                     || format!("account {} exists", account.0),
                 );
-                c.require(self.holders.contains_key(holder), Code::HOLDER_UNKNOWN, || {
-                    format!("holder {} does not exist", holder.0)
-                });
+                c.require(
+                    self.holders.contains_key(holder),
+                    Code::HOLDER_UNKNOWN,
+                    || format!("holder {} does not exist", holder.0),
+                );
                 c.require(
                     self.account_kinds.contains_key(kind),
                     Code::ACCOUNT_KIND_UNKNOWN,
@@ -920,12 +934,7 @@ impl RegistryState {
                 beneficiary_name,
                 note,
             } => {
-                self.check_pair(
-                    *from,
-                    *to,
-                    |c| c == AccountClass::Retirement,
-                    "retirements",
-                )?;
+                self.check_pair(*from, *to, |c| c == AccountClass::Retirement, "retirements")?;
                 if let Some(h) = beneficiary {
                     if !self.holders.contains_key(h) {
                         return Err(rej(
@@ -1136,7 +1145,11 @@ impl RegistryState {
                     if !leg_allowed(leg) {
                         return Err(rej(
                             Code::LEG_NOT_ALLOWED,
-                            format!("leg {} ({}) cannot be part of a multi-leg command", i + 1, leg.name()),
+                            format!(
+                                "leg {} ({}) cannot be part of a multi-leg command",
+                                i + 1,
+                                leg.name()
+                            ),
                         ));
                     }
                     self.decide(leg, time, out).map_err(|mut e| {
@@ -1190,18 +1203,24 @@ impl RegistryState {
             format!("unit kind {kind} is not defined")
         });
         if let Some(uk) = uk {
-            c.require(uk.has_project == project.is_some(), Code::PROJECT_RULE, || {
-                if uk.has_project {
-                    format!("unit kind {kind} requires a project")
-                } else {
-                    format!("unit kind {kind} has no project")
-                }
-            });
+            c.require(
+                uk.has_project == project.is_some(),
+                Code::PROJECT_RULE,
+                || {
+                    if uk.has_project {
+                        format!("unit kind {kind} requires a project")
+                    } else {
+                        format!("unit kind {kind} has no project")
+                    }
+                },
+            );
         }
         if let Some(k) = business_key {
-            c.require(!self.business_keys.contains(k), Code::BUSINESS_KEY_USED, || {
-                format!("business key {k} was already used")
-            });
+            c.require(
+                !self.business_keys.contains(k),
+                Code::BUSINESS_KEY_USED,
+                || format!("business key {k} was already used"),
+            );
         }
         let q = quantity.get();
         let serial_end = self.next_serial.checked_add(q - 1);
@@ -1348,9 +1367,9 @@ impl RegistryState {
                 _ => continue,
             };
             for r in ranges {
-                let still = self.blocks_of(r).is_some_and(|bs| {
-                    bs.iter().all(|(_, b)| b.owner == owner && b.is_free())
-                });
+                let still = self
+                    .blocks_of(r)
+                    .is_some_and(|bs| bs.iter().all(|(_, b)| b.owner == owner && b.is_free()));
                 if !still {
                     return Err(rej(
                         Code::CORRECTION_UNITS_MOVED,
@@ -1421,7 +1440,10 @@ impl RegistryState {
                 vintage_rule,
             } => {
                 if self.unit_kinds.contains_key(code) {
-                    return Err(rej(Code::ALREADY_EXISTS, format!("unit kind {code} exists")));
+                    return Err(rej(
+                        Code::ALREADY_EXISTS,
+                        format!("unit kind {code} exists"),
+                    ));
                 }
                 self.unit_kinds.insert(
                     code.clone(),
@@ -1587,9 +1609,10 @@ impl RegistryState {
                     self.log(Undo::BusinessKey(k.clone()));
                 }
                 self.log(Undo::NextSerial(self.next_serial));
-                self.next_serial = range.end().checked_add(1).ok_or_else(|| {
-                    rej(Code::SERIALS_EXHAUSTED, "serial numbers would overflow")
-                })?;
+                self.next_serial = range
+                    .end()
+                    .checked_add(1)
+                    .ok_or_else(|| rej(Code::SERIALS_EXHAUSTED, "serial numbers would overflow"))?;
                 let attrs = self.attrs.intern(attributes);
                 let labels = self.labels.intern(&Labels::default());
                 self.put_block(
@@ -1617,12 +1640,7 @@ impl RegistryState {
             Event::Retired {
                 from, to, ranges, ..
             } => {
-                self.check_pair(
-                    *from,
-                    *to,
-                    |c| c == AccountClass::Retirement,
-                    "retirements",
-                )?;
+                self.check_pair(*from, *to, |c| c == AccountClass::Retirement, "retirements")?;
                 self.move_units(*from, *to, ranges)
             }
             Event::Cancelled {
@@ -1664,9 +1682,10 @@ impl RegistryState {
                 c.finish()?;
                 self.check_currency(*currency, *amount)?;
                 let mut b = self.cash(*account, *currency);
-                b.available = b.available.checked_add(amount.0).ok_or_else(|| {
-                    rej(Code::AMOUNT_INVALID, "cash balance would overflow")
-                })?;
+                b.available = b
+                    .available
+                    .checked_add(amount.0)
+                    .ok_or_else(|| rej(Code::AMOUNT_INVALID, "cash balance would overflow"))?;
                 self.set_cash((*account, *currency), b);
                 Ok(())
             }
@@ -1783,7 +1802,10 @@ impl RegistryState {
         expires_at: Option<Timestamp>,
     ) -> R<()> {
         if self.hold_names.find(&Some(hold.clone())).is_some() {
-            return Err(rej(Code::HOLD_ID_EXISTS, format!("hold {hold} exists or existed")));
+            return Err(rej(
+                Code::HOLD_ID_EXISTS,
+                format!("hold {hold} exists or existed"),
+            ));
         }
         let mut c = Checks::new();
         self.check_from(account, &mut c);
@@ -1809,7 +1831,10 @@ impl RegistryState {
                                 format!("serials are not held by account {}", account.0),
                             ))
                         } else if transferring && b.hold != 0 {
-                            Err(rej(Code::UNITS_HELD, "serials are reserved by another hold"))
+                            Err(rej(
+                                Code::UNITS_HELD,
+                                "serials are reserved by another hold",
+                            ))
                         } else if transferring && b.freezes != 0 {
                             Err(rej(Code::UNITS_FROZEN, "serials are frozen"))
                         } else {
@@ -1873,7 +1898,10 @@ impl RegistryState {
                         if ok {
                             Ok(())
                         } else {
-                            Err(rej(Code::HOLD_PART_EXCEEDS, "serials are not under this hold"))
+                            Err(rej(
+                                Code::HOLD_PART_EXCEEDS,
+                                "serials are not under this hold",
+                            ))
                         }
                     },
                     |s, b| {
@@ -1897,7 +1925,10 @@ impl RegistryState {
             }
             HeldAsset::Cash { currency, amount } => {
                 let Some((cur, held)) = h.cash else {
-                    return Err(rej(Code::HOLD_PART_EXCEEDS, format!("hold {id} holds no cash")));
+                    return Err(rej(
+                        Code::HOLD_PART_EXCEEDS,
+                        format!("hold {id} holds no cash"),
+                    ));
                 };
                 if cur != *currency || amount.0 > held.0 || amount.0 == 0 {
                     return Err(rej(
@@ -2183,7 +2214,10 @@ pub fn standard_definitions() -> Vec<Event> {
         ak("pending-issuance", AccountClass::PendingIssuance),
         ak("suspense", AccountClass::Suspense),
         ak("retirement", AccountClass::Retirement),
-        ak("voluntary-cancellation", AccountClass::VoluntaryCancellation),
+        ak(
+            "voluntary-cancellation",
+            AccountClass::VoluntaryCancellation,
+        ),
         ak("omge-cancellation", AccountClass::OmgeCancellation),
         ak("surrender", AccountClass::Surrender),
         uk("JCM", true, VintageRule::CalendarYear),

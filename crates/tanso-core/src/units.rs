@@ -116,7 +116,10 @@ impl Date {
     }
     /// From year, month, day; refuses impossible dates.
     pub fn from_ymd(y: i32, m: u32, d: u32) -> Result<Self, Code> {
-        if !(1000..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m)
+        if !(1000..=9999).contains(&y)
+            || !(1..=12).contains(&m)
+            || d == 0
+            || d > days_in_month(y, m)
         {
             return Err(Code::PERIOD_INVALID);
         }
@@ -282,7 +285,10 @@ mod tests {
         assert_eq!(Date::parse("2023-02-29"), Err(Code::PERIOD_INVALID));
         assert_eq!(Date::parse("2023-2-01"), Err(Code::PERIOD_INVALID));
         assert_eq!(Date::from_ymd(1970, 1, 1).map(|d| d.days()), Ok(0));
-        assert_eq!(Timestamp(86_400_000_000 + 1).to_string(), "1970-01-02T00:00:00.000001Z");
+        assert_eq!(
+            Timestamp(86_400_000_000 + 1).to_string(),
+            "1970-01-02T00:00:00.000001Z"
+        );
     }
 
     #[test]

@@ -118,7 +118,12 @@ fn a_straddling_period_splits_into_vintages_pro_rata_by_days() {
                 range,
                 unit_start,
                 ..
-            } => Some((attributes.vintage.year(), range.start(), range.end(), *unit_start)),
+            } => Some((
+                attributes.vintage.year(),
+                range.start(),
+                range.end(),
+                *unit_start,
+            )),
             _ => None,
         })
         .collect();
@@ -161,7 +166,12 @@ fn holds_reserve_units_and_posting_moves_them() {
         },
     );
     assert_eq!(held_ranges(&s, 3), vec![(71, 80)]);
-    let ev = ok(&mut s, Command::ExpireHolds { now: Timestamp(T0.0 + 10) });
+    let ev = ok(
+        &mut s,
+        Command::ExpireHolds {
+            now: Timestamp(T0.0 + 10),
+        },
+    );
     assert_eq!(ev.len(), 1);
     assert!(s.holds().is_empty());
     assert_eq!(held_ranges(&s, 1), vec![(1, 70), (81, 100)]);

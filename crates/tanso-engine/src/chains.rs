@@ -63,7 +63,9 @@ impl ChainRt {
         let seq = self.seq + 1;
         let fault = |what: String| ChainFault::new(&self.name, seq, what);
         if Entry::hash_of_body(body) != stored_hash {
-            return Err(fault("stored hash does not match the entry's content".into()));
+            return Err(fault(
+                "stored hash does not match the entry's content".into(),
+            ));
         }
         let entry = Entry::decode_body(body).map_err(|e| fault(e.to_string()))?;
         if entry.chain != self.id {
@@ -106,11 +108,15 @@ pub fn load_chain<S: Store + ?Sized>(
             return Err(ChainFault::new(
                 name,
                 rt.seq + 1,
-                format!("entries missing: next stored run starts at {}", run.first_seq),
+                format!(
+                    "entries missing: next stored run starts at {}",
+                    run.first_seq
+                ),
             )
             .into());
         }
-        let raws = split_run(&run.body).map_err(|e| ChainFault::new(name, run.first_seq, e.to_string()))?;
+        let raws = split_run(&run.body)
+            .map_err(|e| ChainFault::new(name, run.first_seq, e.to_string()))?;
         if raws.len() as u64 != run.last_seq - run.first_seq + 1 {
             return Err(ChainFault::new(
                 name,

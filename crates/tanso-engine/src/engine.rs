@@ -62,7 +62,13 @@ impl<S: Store + 'static> Engine<S> {
         let sent = self
             .tx
             .as_ref()
-            .map(|tx| tx.send(Job { sub, reply: reply.clone() }).is_ok())
+            .map(|tx| {
+                tx.send(Job {
+                    sub,
+                    reply: reply.clone(),
+                })
+                .is_ok()
+            })
             .unwrap_or(false);
         if !sent {
             let _ = reply.send(transient(id, "the writer has stopped"));
@@ -110,7 +116,12 @@ fn transient(id: tanso_core::CommandId, why: &str) -> Answer {
     }
 }
 
-fn writer_loop<S: Store>(node: Arc<Mutex<Node<S>>>, rx: Receiver<Job>, batch_max: usize, clock: Clock) {
+fn writer_loop<S: Store>(
+    node: Arc<Mutex<Node<S>>>,
+    rx: Receiver<Job>,
+    batch_max: usize,
+    clock: Clock,
+) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < batch_max {

@@ -179,8 +179,9 @@ impl<S: Store> Node<S> {
             }
             _ => {
                 let mut s = [0u8; 32];
-                getrandom::getrandom(&mut s)
-                    .map_err(|e| StoreError::Io(format!("no randomness for the node secret: {e}")))?;
+                getrandom::getrandom(&mut s).map_err(|e| {
+                    StoreError::Io(format!("no randomness for the node secret: {e}"))
+                })?;
                 store.meta_set("node_secret", &s)?;
                 s
             }
@@ -270,7 +271,11 @@ impl<S: Store> Node<S> {
     }
 
     /// Reads one committed entry back from the store.
-    pub fn read_entry(&self, chain: &ChainId, seq: u64) -> Result<Option<(Entry, [u8; 32])>, NodeError> {
+    pub fn read_entry(
+        &self,
+        chain: &ChainId,
+        seq: u64,
+    ) -> Result<Option<(Entry, [u8; 32])>, NodeError> {
         let name = chain.to_string();
         let Some(run) = self.store.run_containing(&name, seq)? else {
             return Ok(None);
@@ -280,8 +285,8 @@ impl<S: Store> Node<S> {
         let Some(raw) = raws.get((seq - run.first_seq) as usize) else {
             return Ok(None);
         };
-        let entry = Entry::decode_body(raw.body)
-            .map_err(|e| ChainFault::new(&name, seq, e.to_string()))?;
+        let entry =
+            Entry::decode_body(raw.body).map_err(|e| ChainFault::new(&name, seq, e.to_string()))?;
         Ok(Some((entry, raw.stored_hash)))
     }
 
@@ -306,11 +311,10 @@ impl<S: Store> Node<S> {
             let fp = fingerprint(&sub.id);
             let keyed = self.command_hash(&sub.content_hash);
             // 1. Same id earlier in this batch.
-            if let Some(prev) = in_batch.get(&fp).and_then(|v| {
-                v.iter()
-                    .find(|(i, _)| answers[*i].id == sub.id)
-                    .copied()
-            }) {
+            if let Some(prev) = in_batch
+                .get(&fp)
+                .and_then(|v| v.iter().find(|(i, _)| answers[*i].id == sub.id).copied())
+            {
                 let a = if prev.1 == keyed {
                     Answer {
                         replayed: true,
@@ -496,7 +500,10 @@ impl<S: Store> Node<S> {
                     (&sub.chain, cmd),
                     (ChainId::Registry(_), Command::OpenRegistry { .. })
                         | (ChainId::Mechanism(_), Command::OpenMechanism { .. })
-                        | (ChainId::PartyAuthority(_), Command::OpenPartyAuthority { .. })
+                        | (
+                            ChainId::PartyAuthority(_),
+                            Command::OpenPartyAuthority { .. }
+                        )
                 );
                 if !is_genesis {
                     return Err(Rejection::one(
@@ -514,7 +521,12 @@ impl<S: Store> Node<S> {
         Ok((ix, events))
     }
 
-    fn dry_run_one(&mut self, sub: &Submission, now: Timestamp, runs: &BTreeMap<u32, RunBuilder>) -> Answer {
+    fn dry_run_one(
+        &mut self,
+        sub: &Submission,
+        now: Timestamp,
+        runs: &BTreeMap<u32, RunBuilder>,
+    ) -> Answer {
         let result = sub.command.clone().and_then(|cmd| {
             let cmd = self.resolve_citations(&sub.chain, &cmd, runs)?;
             let mut fresh;
@@ -527,13 +539,15 @@ impl<S: Store> Node<S> {
             };
             let time = Timestamp(now.0.max(rt.last_time.0));
             let seq = rt.seq + 1;
-            rt.state.dry_run(&sub.chain, &cmd, time).map(|events| Accepted {
-                chain: sub.chain.clone(),
-                seq,
-                hash: [0; 32],
-                time,
-                events,
-            })
+            rt.state
+                .dry_run(&sub.chain, &cmd, time)
+                .map(|events| Accepted {
+                    chain: sub.chain.clone(),
+                    seq,
+                    hash: [0; 32],
+                    time,
+                    events,
+                })
         });
         Answer {
             id: sub.id.clone(),

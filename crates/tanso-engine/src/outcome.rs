@@ -19,7 +19,7 @@ pub fn encode_rejection(r: &Rejection) -> Vec<u8> {
 pub fn decode_rejection(b: &[u8]) -> Rejection {
     let mut d = Dec::new(b);
     let parse = |d: &mut Dec| -> Result<Rejection, tanso_core::encode::DecodeError> {
-        let n = d.len()?;
+        let n = d.count()?;
         let mut failures = Vec::with_capacity(n.min(64));
         for _ in 0..n {
             failures.push(Failure {

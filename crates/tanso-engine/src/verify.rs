@@ -53,13 +53,20 @@ pub fn verify<S: Store + ?Sized>(
         let mut cps: BTreeMap<u64, SignedCheckpoint> = BTreeMap::new();
         for rec in store.checkpoints(&name)? {
             let cp = SignedCheckpoint::decode(&rec.body).map_err(|e| {
-                ChainFault::new(&name, rec.seq, format!("checkpoint at seq {} is undecodable: {e}", rec.seq))
+                ChainFault::new(
+                    &name,
+                    rec.seq,
+                    format!("checkpoint at seq {} is undecodable: {e}", rec.seq),
+                )
             })?;
             if cp.checkpoint.chain != name || cp.checkpoint.seq != rec.seq {
                 return Err(ChainFault::new(
                     &name,
                     rec.seq,
-                    format!("checkpoint record at seq {} names another chain or seq", rec.seq),
+                    format!(
+                        "checkpoint record at seq {} names another chain or seq",
+                        rec.seq
+                    ),
                 )
                 .into());
             }
@@ -82,14 +89,20 @@ pub fn verify<S: Store + ?Sized>(
                     return Err(ChainFault::new(
                         &name,
                         rt.seq,
-                        format!("head hash differs from the signed checkpoint at seq {}", rt.seq),
+                        format!(
+                            "head hash differs from the signed checkpoint at seq {}",
+                            rt.seq
+                        ),
                     ));
                 }
                 if c.merkle_root != rt.frontier.root() {
                     return Err(ChainFault::new(
                         &name,
                         rt.seq,
-                        format!("Merkle root differs from the signed checkpoint at seq {}", rt.seq),
+                        format!(
+                            "Merkle root differs from the signed checkpoint at seq {}",
+                            rt.seq
+                        ),
                     ));
                 }
                 if Some(rt.seq) == latest && c.state_hash != rt.state.state_hash() {

@@ -79,17 +79,26 @@ pub fn parse_value(v: &Value, salt: SaltSource) -> Result<Parsed, Unbound> {
     };
     let id = match obj.get("id") {
         None => return Err(unbound(Code::MALFORMED_COMMAND, "missing field id".into())),
-        Some(Value::String(s)) => CommandId::parse(s)
-            .map_err(|c| unbound(c, format!("command id {s:?} is malformed")))?,
-        Some(_) => return Err(unbound(Code::MALFORMED_COMMAND, "id must be a string".into())),
+        Some(Value::String(s)) => {
+            CommandId::parse(s).map_err(|c| unbound(c, format!("command id {s:?} is malformed")))?
+        }
+        Some(_) => {
+            return Err(unbound(
+                Code::MALFORMED_COMMAND,
+                "id must be a string".into(),
+            ))
+        }
     };
     let chain_s = obj
         .get("chain")
         .and_then(Value::as_str)
         .ok_or_else(|| unbound(Code::MALFORMED_COMMAND, "missing field chain".into()))?;
-    let chain =
-        ChainId::parse(chain_s).map_err(|c| unbound(c, format!("chain {chain_s:?} is malformed")))?;
-    let actor_s = obj.get("actor").and_then(Value::as_str).unwrap_or("anonymous");
+    let chain = ChainId::parse(chain_s)
+        .map_err(|c| unbound(c, format!("chain {chain_s:?} is malformed")))?;
+    let actor_s = obj
+        .get("actor")
+        .and_then(Value::as_str)
+        .unwrap_or("anonymous");
     let actor =
         Actor::parse(actor_s).map_err(|c| unbound(c, format!("actor {actor_s:?} is malformed")))?;
     let dry_run = obj.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
@@ -178,7 +187,10 @@ impl<'a> Obj<'a> {
     fn money(&self, k: &str) -> R<Money> {
         let n = self.u64_as(k, Code::AMOUNT_INVALID)?;
         if n == 0 {
-            return Err(Rejection::one(Code::AMOUNT_INVALID, format!("{k} must be positive")));
+            return Err(Rejection::one(
+                Code::AMOUNT_INVALID,
+                format!("{k} must be positive"),
+            ));
         }
         Ok(Money(n))
     }
@@ -212,13 +224,20 @@ fn enum_of<T: Copy>(o: &Obj, k: &str, options: &[(&str, T)]) -> R<T> {
         .ok_or_else(|| {
             malformed(format!(
                 "{k} must be one of {}",
-                options.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                options
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
 }
 
 const STRADDLE: &[(&str, StraddlePolicy)] = &[
-    ("pro_rata_days_remainder_last", StraddlePolicy::ProRataDaysRemainderLast),
+    (
+        "pro_rata_days_remainder_last",
+        StraddlePolicy::ProRataDaysRemainderLast,
+    ),
     ("refuse", StraddlePolicy::Refuse),
 ];
 const CLASSES: &[(&str, AccountClass)] = &[
@@ -226,7 +245,10 @@ const CLASSES: &[(&str, AccountClass)] = &[
     ("pending_issuance", AccountClass::PendingIssuance),
     ("suspense", AccountClass::Suspense),
     ("retirement", AccountClass::Retirement),
-    ("voluntary_cancellation", AccountClass::VoluntaryCancellation),
+    (
+        "voluntary_cancellation",
+        AccountClass::VoluntaryCancellation,
+    ),
     ("omge_cancellation", AccountClass::OmgeCancellation),
     ("surrender", AccountClass::Surrender),
 ];
@@ -426,22 +448,24 @@ impl Ctx<'_, '_> {
                             project: u.opt_id("project", ProjectId::parse)?,
                             vintage: match u.opt("vintage") {
                                 None => None,
-                                Some(v) => Some(
-                                    v.as_i64()
-                                        .and_then(|y| Vintage::new(y).ok())
-                                        .ok_or_else(|| {
+                                Some(v) => {
+                                    Some(v.as_i64().and_then(|y| Vintage::new(y).ok()).ok_or_else(
+                                        || {
                                             Rejection::one(
                                                 Code::VINTAGE_INVALID,
                                                 "vintage must be a four-digit year",
                                             )
-                                        })?,
-                                ),
+                                        },
+                                    )?)
+                                }
                             },
                             labels: match u.opt("labels") {
                                 None => None,
-                                Some(l) => Some(self.labels(&Obj(l.as_object().ok_or_else(
-                                    || malformed("labels must be an object"),
-                                )?))?),
+                                Some(l) => Some(
+                                    self.labels(&Obj(l
+                                        .as_object()
+                                        .ok_or_else(|| malformed("labels must be an object"))?))?,
+                                ),
                             },
                         }
                     }
@@ -492,9 +516,7 @@ impl Ctx<'_, '_> {
                     .map(|p| {
                         p.as_str()
                             .ok_or_else(|| malformed("a party is a string"))
-                            .and_then(|s| {
-                                PartyId::parse(s).map_err(|c| Rejection::one(c, "party"))
-                            })
+                            .and_then(|s| PartyId::parse(s).map_err(|c| Rejection::one(c, "party")))
                     })
                     .collect::<R<_>>()?,
             },
@@ -561,7 +583,12 @@ impl Ctx<'_, '_> {
                     vintage: match o.opt("vintage") {
                         None => None,
                         Some(v) => Some(v.as_i64().and_then(|y| Vintage::new(y).ok()).ok_or_else(
-                            || Rejection::one(Code::VINTAGE_INVALID, "vintage must be a four-digit year"),
+                            || {
+                                Rejection::one(
+                                    Code::VINTAGE_INVALID,
+                                    "vintage must be a four-digit year",
+                                )
+                            },
                         )?),
                     },
                     quantity: o.quantity("quantity")?,
@@ -583,7 +610,11 @@ impl Ctx<'_, '_> {
                 to: account("to")?,
                 units: self.selection(o)?,
                 purpose: o.id("purpose", PurposeCode::parse)?,
-                beneficiary: o.opt("beneficiary_holder").map(|_| o.u64("beneficiary_holder")).transpose()?.map(HolderId),
+                beneficiary: o
+                    .opt("beneficiary_holder")
+                    .map(|_| o.u64("beneficiary_holder"))
+                    .transpose()?
+                    .map(HolderId),
                 beneficiary_name: self.opt_personal(o, "beneficiary_name")?,
                 note: self.opt_personal(o, "note")?,
             },
@@ -618,7 +649,10 @@ impl Ctx<'_, '_> {
                 expires_at: match o.opt_str("expires_at")? {
                     None => None,
                     Some(s) => Some(parse_time(s).ok_or_else(|| {
-                        Rejection::one(Code::PERIOD_INVALID, format!("expires_at {s:?} is not RFC 3339 UTC"))
+                        Rejection::one(
+                            Code::PERIOD_INVALID,
+                            format!("expires_at {s:?} is not RFC 3339 UTC"),
+                        )
                     })?),
                 },
             },
@@ -636,7 +670,10 @@ impl Ctx<'_, '_> {
                 now: {
                     let s = o.str("now")?;
                     parse_time(s).ok_or_else(|| {
-                        Rejection::one(Code::PERIOD_INVALID, format!("now {s:?} is not RFC 3339 UTC"))
+                        Rejection::one(
+                            Code::PERIOD_INVALID,
+                            format!("now {s:?} is not RFC 3339 UTC"),
+                        )
                     })?
                 },
             },
@@ -696,7 +733,8 @@ impl Ctx<'_, '_> {
 }
 
 fn hex32(s: &str) -> R<[u8; 32]> {
-    let v = hex::decode(s).map_err(|_| Rejection::one(Code::MALFORMED_ID, "hash must be 64 hex digits"))?;
+    let v = hex::decode(s)
+        .map_err(|_| Rejection::one(Code::MALFORMED_ID, "hash must be 64 hex digits"))?;
     v.try_into()
         .map_err(|_| Rejection::one(Code::MALFORMED_ID, "hash must be 64 hex digits"))
 }

@@ -88,15 +88,27 @@ pub fn event_json(e: &Event) -> Value {
     match e {
         Event::RegistryOpened { registry, straddle } => json!({
             "event": "registry_opened", "registry": registry.as_str(), "straddle_policy": straddle_name(*straddle)}),
-        Event::StraddlePolicySet(p) => json!({"event": "straddle_policy_set", "policy": straddle_name(*p)}),
+        Event::StraddlePolicySet(p) => {
+            json!({"event": "straddle_policy_set", "policy": straddle_name(*p)})
+        }
         Event::MechanismOpened { mechanism, parties } => json!({
             "event": "mechanism_opened", "mechanism": mechanism.as_str(),
             "parties": parties.iter().map(|p| p.as_str()).collect::<Vec<_>>()}),
-        Event::PartyAuthorityOpened { party } => json!({"event": "party_authority_opened", "party": party.as_str()}),
-        Event::DecisionRecorded { decision, kind, document } => json!({
+        Event::PartyAuthorityOpened { party } => {
+            json!({"event": "party_authority_opened", "party": party.as_str()})
+        }
+        Event::DecisionRecorded {
+            decision,
+            kind,
+            document,
+        } => json!({
             "event": "decision_recorded", "decision": decision.as_str(), "kind": kind.as_str(),
             "document_sha256": document.map(hex::encode)}),
-        Event::UnitKindDefined { code, has_project, vintage_rule } => json!({
+        Event::UnitKindDefined {
+            code,
+            has_project,
+            vintage_rule,
+        } => json!({
             "event": "unit_kind_defined", "code": code.as_str(), "has_project": has_project,
             "vintage_rule": vintage_rule_name(*vintage_rule)}),
         Event::AccountKindDefined { code, class } => json!({
@@ -105,11 +117,22 @@ pub fn event_json(e: &Event) -> Value {
             "event": "currency_defined", "code": code.as_str(), "minor_units": minor_units}),
         Event::HolderRegistered { holder, kind, name } => json!({
             "event": "holder_registered", "holder": holder.0, "kind": kind.as_str(), "name_ref": hex::encode(name.0)}),
-        Event::AccountOpened { account, holder, kind } => json!({
+        Event::AccountOpened {
+            account,
+            holder,
+            kind,
+        } => json!({
             "event": "account_opened", "account": account.0, "holder": holder.0, "kind": kind.as_str()}),
         Event::AccountStatusSet { account, status } => json!({
             "event": "account_status_set", "account": account.0, "status": status_name(*status)}),
-        Event::Issued { account, attributes, range, unit_start, citation, business_key } => json!({
+        Event::Issued {
+            account,
+            attributes,
+            range,
+            unit_start,
+            citation,
+            business_key,
+        } => json!({
             "event": "issued", "account": account.0,
             "issuing": attributes.issuing.as_str(), "start": range.start(), "end": range.end(),
             "quantity": range.len(), "unit_start": unit_start,
@@ -120,17 +143,41 @@ pub fn event_json(e: &Event) -> Value {
             "business_key": business_key.as_ref().map(|k| k.as_str())}),
         Event::Transferred { from, to, ranges } => json!({
             "event": "transferred", "from": from.0, "to": to.0, "ranges": ranges_json(ranges)}),
-        Event::Retired { from, to, ranges, purpose, beneficiary, beneficiary_name, note } => json!({
+        Event::Retired {
+            from,
+            to,
+            ranges,
+            purpose,
+            beneficiary,
+            beneficiary_name,
+            note,
+        } => json!({
             "event": "retired", "from": from.0, "to": to.0, "ranges": ranges_json(ranges),
             "purpose": purpose.as_str(), "beneficiary_holder": beneficiary.map(|h| h.0),
             "beneficiary_name_ref": personal(beneficiary_name), "note_ref": personal(note)}),
-        Event::Cancelled { from, to, ranges, kind, note } => json!({
+        Event::Cancelled {
+            from,
+            to,
+            ranges,
+            kind,
+            note,
+        } => json!({
             "event": "cancelled", "from": from.0, "to": to.0, "ranges": ranges_json(ranges),
             "kind": cancel_kind_name(*kind), "note_ref": personal(note)}),
-        Event::LabelsSet { ranges, labels, citation } => json!({
+        Event::LabelsSet {
+            ranges,
+            labels,
+            citation,
+        } => json!({
             "event": "labels_set", "ranges": ranges_json(ranges), "labels": labels_json(labels),
             "citation": citation.as_ref().map(citation_json)}),
-        Event::HoldPlaced { hold, kind, account, asset, expires_at } => {
+        Event::HoldPlaced {
+            hold,
+            kind,
+            account,
+            asset,
+            expires_at,
+        } => {
             let mut v = json!({"event": "hold_placed", "hold": hold.as_str(), "kind": hold_kind_name(*kind),
                 "account": account.0, "expires_at": expires_at.map(|t| t.to_string())});
             merge(&mut v, asset_json(asset));
@@ -150,11 +197,24 @@ pub fn event_json(e: &Event) -> Value {
             merge(&mut v, asset_json(asset));
             v
         }
-        Event::CashDeposited { account, currency, amount } => json!({
+        Event::CashDeposited {
+            account,
+            currency,
+            amount,
+        } => json!({
             "event": "cash_deposited", "account": account.0, "currency": currency.as_str(), "amount": amount.0}),
-        Event::CashWithdrawn { account, currency, amount } => json!({
+        Event::CashWithdrawn {
+            account,
+            currency,
+            amount,
+        } => json!({
             "event": "cash_withdrawn", "account": account.0, "currency": currency.as_str(), "amount": amount.0}),
-        Event::CashTransferred { from, to, currency, amount } => json!({
+        Event::CashTransferred {
+            from,
+            to,
+            currency,
+            amount,
+        } => json!({
             "event": "cash_transferred", "from": from.0, "to": to.0, "currency": currency.as_str(), "amount": amount.0}),
         Event::Corrected { seq, hash, note } => json!({
             "event": "corrected", "seq": seq, "hash": hex::encode(hash), "note_ref": personal(note)}),

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use tanso_core::*;
-use tanso_wire::{content_hash, parse_line, parse_value, parse_time};
+use tanso_wire::{content_hash, parse_line, parse_time, parse_value};
 
 fn fixed_salt() -> [u8; 32] {
     [9; 32]
@@ -39,8 +39,15 @@ fn quantities_zero_negative_fractional_and_overflowing_get_their_codes() {
 fn malformed_json_and_ids_are_unbound_rejections() {
     let mut s = fixed_salt;
     let u = parse_line("{not json", &mut s).unwrap_err();
-    assert_eq!((u.id, u.rejection.codes()), (None, vec![Code::MALFORMED_COMMAND]));
-    let u = parse_line(r#"{"id":"a b","chain":"IND01","command":"transfer"}"#, &mut s).unwrap_err();
+    assert_eq!(
+        (u.id, u.rejection.codes()),
+        (None, vec![Code::MALFORMED_COMMAND])
+    );
+    let u = parse_line(
+        r#"{"id":"a b","chain":"IND01","command":"transfer"}"#,
+        &mut s,
+    )
+    .unwrap_err();
     assert_eq!(u.rejection.codes(), vec![Code::MALFORMED_ID]);
     let u = parse_line(r#"{"id":"a","chain":"IN01","command":"transfer"}"#, &mut s).unwrap_err();
     assert_eq!(u.rejection.codes(), vec![Code::MALFORMED_ID]);
@@ -48,8 +55,14 @@ fn malformed_json_and_ids_are_unbound_rejections() {
 
 #[test]
 fn unknown_commands_and_missing_fields_are_schema_violations() {
-    assert_eq!(codes_of(json!({"id": "x", "chain": "IND01", "command": "mint"})), vec![6006]);
-    assert_eq!(codes_of(json!({"id": "x", "chain": "IND01", "command": "transfer", "from": 1})), vec![6006]);
+    assert_eq!(
+        codes_of(json!({"id": "x", "chain": "IND01", "command": "mint"})),
+        vec![6006]
+    );
+    assert_eq!(
+        codes_of(json!({"id": "x", "chain": "IND01", "command": "transfer", "from": 1})),
+        vec![6006]
+    );
 }
 
 #[test]
@@ -69,7 +82,9 @@ fn personal_text_is_salted_and_kept_out_of_the_command() {
         &mut s,
     )
     .unwrap();
-    let Ok(Command::RegisterHolder { name, .. }) = p.command else { panic!("holder") };
+    let Ok(Command::RegisterHolder { name, .. }) = p.command else {
+        panic!("holder")
+    };
     assert_eq!(p.personal.len(), 1);
     assert_eq!(p.personal[0].0, name.0);
     assert_eq!(p.personal[0].2, "Tata");
@@ -78,8 +93,14 @@ fn personal_text_is_salted_and_kept_out_of_the_command() {
 
 #[test]
 fn rfc3339_times_parse_exactly() {
-    assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(Timestamp(1_000_000)));
-    assert_eq!(parse_time("1970-01-01T00:00:00.5Z"), Some(Timestamp(500_000)));
+    assert_eq!(
+        parse_time("1970-01-01T00:00:01Z"),
+        Some(Timestamp(1_000_000))
+    );
+    assert_eq!(
+        parse_time("1970-01-01T00:00:00.5Z"),
+        Some(Timestamp(500_000))
+    );
     assert_eq!(parse_time("1970-01-01T24:00:00Z"), None);
     assert_eq!(parse_time("1970-01-01T00:00:00+01:00"), None);
     let t = Timestamp(1_767_225_600_123_456);
@@ -90,8 +111,11 @@ fn rfc3339_times_parse_exactly() {
 /// "…" in the docs may only fail as malformed ids).
 #[test]
 fn every_documented_command_example_parses() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/COMMANDS.md"))
-        .expect("docs/COMMANDS.md");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/COMMANDS.md"
+    ))
+    .expect("docs/COMMANDS.md");
     let mut blocks = Vec::new();
     let mut cur: Option<String> = None;
     for line in doc.lines() {
@@ -119,7 +143,9 @@ fn every_documented_command_example_parses() {
             let p = parse_value(&v, &mut s).unwrap_or_else(|u| panic!("{v}: {:?}", u.rejection));
             match p.command {
                 Ok(_) => {}
-                Err(r) if v.to_string().contains('…') => assert_eq!(r.codes(), vec![Code::MALFORMED_ID], "{v}"),
+                Err(r) if v.to_string().contains('…') => {
+                    assert_eq!(r.codes(), vec![Code::MALFORMED_ID], "{v}")
+                }
                 Err(r) => panic!("documented example {v} is rejected: {r}"),
             }
             commands += 1;
