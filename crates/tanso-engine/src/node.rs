@@ -120,28 +120,52 @@ type FpSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc(u32, u64);
 
+/// In-memory fingerprint of a command id (FNV-1a, then a 64-bit finalizer). Only used to
+/// find candidates; every hit is confirmed against the stored id.
 fn fingerprint(id: &CommandId) -> u64 {
-    let d = Sha256::digest(id.as_str().as_bytes());
-    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_str().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
-/// HMAC-SHA256 (RFC 2104): the keyed command hash stored in entries and rejections.
-pub fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
-    let mut ipad = [0x36u8; 64];
-    let mut opad = [0x5cu8; 64];
-    for (i, k) in key.iter().enumerate() {
-        ipad[i] ^= k;
-        opad[i] ^= k;
+/// HMAC-SHA256 (RFC 2104) with the pad blocks hashed once: the keyed command hash stored in
+/// entries and rejections.
+#[derive(Clone)]
+pub struct Hmac {
+    inner: Sha256,
+    outer: Sha256,
+}
+
+impl Hmac {
+    pub fn new(key: &[u8; 32]) -> Self {
+        let mut ipad = [0x36u8; 64];
+        let mut opad = [0x5cu8; 64];
+        for (i, k) in key.iter().enumerate() {
+            ipad[i] ^= k;
+            opad[i] ^= k;
+        }
+        Hmac {
+            inner: Sha256::new().chain_update(ipad),
+            outer: Sha256::new().chain_update(opad),
+        }
     }
-    let inner = Sha256::new()
-        .chain_update(ipad)
-        .chain_update(msg)
-        .finalize();
-    Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+
+    pub fn mac(&self, msg: &[u8]) -> [u8; 32] {
+        let inner = self.inner.clone().chain_update(msg).finalize();
+        self.outer.clone().chain_update(inner).finalize().into()
+    }
+}
+
+/// HMAC-SHA256 in one call.
+pub fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    Hmac::new(key).mac(msg)
 }
 
 struct RunBuilder {
@@ -155,7 +179,7 @@ struct RunBuilder {
 pub struct Node<S: Store> {
     store: S,
     epoch: u64,
-    secret: [u8; 32],
+    hmac: Hmac,
     config: NodeConfig,
     chains: Vec<ChainRt>,
     chain_ix: BTreeMap<ChainId, u32>,
@@ -189,7 +213,7 @@ impl<S: Store> Node<S> {
         let mut node = Node {
             store,
             epoch,
-            secret,
+            hmac: Hmac::new(&secret),
             config,
             chains: Vec::new(),
             chain_ix: BTreeMap::new(),
@@ -267,7 +291,7 @@ impl<S: Store> Node<S> {
     }
     /// Keyed hash of a command's content, as stored in entries.
     pub fn command_hash(&self, content_hash: &[u8; 32]) -> [u8; 32] {
-        hmac_sha256(&self.secret, content_hash)
+        self.hmac.mac(content_hash)
     }
 
     /// Reads one committed entry back from the store.
@@ -303,37 +327,51 @@ impl<S: Store> Node<S> {
         let mut runs: BTreeMap<u32, RunBuilder> = BTreeMap::new();
         let mut rejections: Vec<RejectionRecord> = Vec::new();
         let mut personal: Vec<PersonalRecord> = Vec::new();
-        // Ids answered in this batch: fp → (answer index, keyed content hash).
-        let mut in_batch: FpMap<Vec<(usize, [u8; 32])>> = FpMap::default();
+        // Ids answered in this batch: fp → latest answer index with that fingerprint; earlier
+        // ones with the same fingerprint are chained through `same_fp`.
+        let mut in_batch: FpMap<usize> = FpMap::default();
+        in_batch.reserve(subs.len());
+        let mut same_fp: Vec<usize> = Vec::with_capacity(subs.len());
+        let mut keyed_of: Vec<[u8; 32]> = Vec::with_capacity(subs.len());
         let mut answers: Vec<Answer> = Vec::with_capacity(subs.len());
 
         for sub in subs {
             let fp = fingerprint(&sub.id);
             let keyed = self.command_hash(&sub.content_hash);
             // 1. Same id earlier in this batch.
-            if let Some(prev) = in_batch
-                .get(&fp)
-                .and_then(|v| v.iter().find(|(i, _)| answers[*i].id == sub.id).copied())
-            {
-                let a = if prev.1 == keyed {
+            let mut earlier = in_batch.get(&fp).copied();
+            while let Some(i) = earlier {
+                if answers[i].id == sub.id {
+                    break;
+                }
+                earlier = Some(same_fp[i]).filter(|&j| j != usize::MAX);
+            }
+            if let Some(i) = earlier {
+                let a = if keyed_of[i] == keyed {
                     Answer {
                         replayed: true,
-                        ..answers[prev.0].clone()
+                        ..answers[i].clone()
                     }
                 } else {
                     reused(&sub.id)
                 };
                 answers.push(a);
+                same_fp.push(usize::MAX);
+                keyed_of.push(keyed);
                 continue;
             }
             // 2. Same id in an earlier batch.
             if let Some(a) = self.stored_answer(fp, &sub.id, &keyed, &runs)? {
                 answers.push(a);
+                same_fp.push(usize::MAX);
+                keyed_of.push(keyed);
                 continue;
             }
             let ix = answers.len();
             if sub.dry_run {
                 answers.push(self.dry_run_one(&sub, now, &runs));
+                same_fp.push(usize::MAX);
+                keyed_of.push(keyed);
                 continue;
             }
             let outcome = self.decide_one(&sub, now, &runs);
@@ -394,7 +432,8 @@ impl<S: Store> Node<S> {
                     });
                 }
             }
-            in_batch.entry(fp).or_default().push((ix, keyed));
+            same_fp.push(in_batch.insert(fp, ix).unwrap_or(usize::MAX));
+            keyed_of.push(keyed);
         }
 
         let batch = CommitBatch {

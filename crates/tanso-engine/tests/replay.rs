@@ -235,6 +235,7 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
                 subs.push(sub(subs.len(), &jpn, c));
             }
             let (mut ind_holds, mut jpn_holds) = (Vec::new(), Vec::new());
+            let mut dups: Vec<(usize, usize, bool)> = Vec::new();
             for (i, o) in ops.iter().enumerate() {
                 let (chain, holds) = if i % 5 == 4 {
                     (&jpn, &mut jpn_holds)
@@ -243,6 +244,27 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
                 };
                 let n = subs.len();
                 subs.push(sub(n, chain, to_command(o, n, holds)));
+                // Now and then the same command again (same id and content), and an id reused
+                // with other content: within a batch or across batches.
+                if i % 7 == 6 {
+                    let mut k = subs.len() - 1 - (i % 3);
+                    while dups.iter().any(|x| x.0 == k) {
+                        k -= 1;
+                    }
+                    dups.push((subs.len(), k, true));
+                    let again = subs[k].clone();
+                    subs.push(again);
+                }
+                if i % 11 == 10 {
+                    let mut k = subs.len() - 1 - (i % 4);
+                    while dups.iter().any(|x| x.0 == k) {
+                        k -= 1;
+                    }
+                    let mut other = subs[k].clone();
+                    other.content_hash[0] ^= 1;
+                    dups.push((subs.len(), k, false));
+                    subs.push(other);
+                }
             }
             // Apply in batches of generated sizes: group commit must not change the outcome.
             let mut answers = Vec::new();
@@ -258,6 +280,22 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
                 );
             }
             prop_assert!(accepted(&answers) >= 14, "setup commands must be accepted");
+            for &(d, k, same) in &dups {
+                let first = (0..=k)
+                    .rev()
+                    .find(|&j| subs[j].id == subs[k].id && !dups.iter().any(|x| x.0 == j))
+                    .unwrap_or(k);
+                if same {
+                    prop_assert!(
+                        answers[d].replayed,
+                        "duplicate {} not replayed",
+                        answers[d].id
+                    );
+                    prop_assert_eq!(&answers[d].outcome, &answers[first].outcome);
+                } else {
+                    prop_assert_eq!(answers[d].codes(), vec![Code::ID_REUSED_WITH_OTHER_CONTENT]);
+                }
+            }
             for (s, a) in subs.iter().zip(&answers) {
                 let name = s.command.as_ref().map(|c| c.name()).unwrap_or("edge");
                 let mut t = tally.borrow_mut();
@@ -288,7 +326,11 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
             let again = reopened
                 .submit_batch(subs, Timestamp(T0.0 + 10_000))
                 .unwrap();
-            for (a, b) in answers.iter().zip(&again) {
+            for (i, (a, b)) in answers.iter().zip(&again).enumerate() {
+                if dups.iter().any(|x| x.0 == i && !x.2) {
+                    prop_assert_eq!(b.codes(), vec![Code::ID_REUSED_WITH_OTHER_CONTENT]);
+                    continue;
+                }
                 prop_assert!(b.replayed, "{} was not replayed", b.id);
                 prop_assert_eq!(&a.outcome, &b.outcome);
             }
