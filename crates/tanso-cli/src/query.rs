@@ -10,6 +10,7 @@ use tanso_core::*;
 use tanso_engine::keys::TrustedKeys;
 use tanso_engine::verify::verify as verify_store;
 use tanso_store::Store;
+use tanso_store_sqlite::history::{HistoryIndex, Touch};
 use tanso_wire::out::{event_json, labels_json};
 
 pub fn verify(cli: &Cli, trust: Option<&std::path::Path>) -> Result<i32> {
@@ -134,34 +135,77 @@ pub fn holdings_table(blocks: &[registry::BlockView]) -> Table {
     t
 }
 
-/// Every entry that touched the serial, across every registry chain in the store, in chain
-/// order: its issuance and everything after.
-/// An entry that touched a serial: the entry, its hash, and the events that touched it.
-pub type Touching = (Entry, [u8; 32], Vec<Event>);
-
-pub fn history_of(store: &dyn Store, issuing: RegistryId, serial: u64) -> Result<Vec<Touching>> {
-    let mut out = Vec::new();
+/// Brings the serial history index up to the journal: indexes every registry entry after
+/// the index's watermark. The index is a projection; it may lag, and this is how it catches up.
+pub fn catch_up_history(store: &dyn Store, index: &mut HistoryIndex) -> Result<u64> {
+    let mut added = 0u64;
     for head in store.heads()? {
         if !matches!(ChainId::parse(&head.chain), Ok(ChainId::Registry(_))) {
             continue;
         }
-        for run in store.read_runs(&head.chain, 1)? {
-            for raw in split_run(&run.body)? {
+        let from = index.watermark(&head.chain)?;
+        if from >= head.seq {
+            continue;
+        }
+        let mut touches = Vec::new();
+        for run in store.read_runs(&head.chain, from + 1)? {
+            for (i, raw) in split_run(&run.body)?.into_iter().enumerate() {
+                let seq = run.first_seq + i as u64;
+                if seq <= from {
+                    continue;
+                }
                 let entry = Entry::decode_body(raw.body)?;
-                let touching: Vec<Event> = entry
-                    .events
-                    .iter()
-                    .filter(|e| {
-                        e.ranges()
-                            .iter()
-                            .any(|r| r.issuing == issuing && r.range.contains(serial))
-                    })
-                    .cloned()
-                    .collect();
-                if !touching.is_empty() {
-                    out.push((entry, raw.stored_hash, touching));
+                for ev in &entry.events {
+                    for r in ev.ranges() {
+                        touches.push(Touch {
+                            issuing: r.issuing.as_str().to_owned(),
+                            start: r.range.start(),
+                            end: r.range.end(),
+                            seq,
+                        });
+                    }
                 }
             }
+        }
+        added += touches.len() as u64;
+        index.add(&head.chain, head.seq, &touches)?;
+    }
+    Ok(added)
+}
+
+/// An entry that touched a serial: the entry, its hash, and the events that touched it.
+pub type Touching = (Entry, [u8; 32], Vec<Event>);
+
+/// Every entry that touched the serial — its issuance and everything after — in chain then
+/// sequence order: one indexed query, then the entries read by (chain, seq).
+pub fn history_of(
+    store: &dyn Store,
+    index: &HistoryIndex,
+    issuing: RegistryId,
+    serial: u64,
+) -> Result<Vec<Touching>> {
+    let mut out = Vec::new();
+    for (chain, seq) in index.lookup(issuing.as_str(), serial)? {
+        let Some(run) = store.run_containing(&chain, seq)? else {
+            bail!("history index names {chain} #{seq}, which the journal does not hold");
+        };
+        let raws = split_run(&run.body)?;
+        let raw = raws
+            .get((seq - run.first_seq) as usize)
+            .context("history index points past a run")?;
+        let entry = Entry::decode_body(raw.body)?;
+        let touching: Vec<Event> = entry
+            .events
+            .iter()
+            .filter(|e| {
+                e.ranges()
+                    .iter()
+                    .any(|r| r.issuing == issuing && r.range.contains(serial))
+            })
+            .cloned()
+            .collect();
+        if !touching.is_empty() {
+            out.push((entry, raw.stored_hash, touching));
         }
     }
     Ok(out)
@@ -171,7 +215,9 @@ pub fn history(cli: &Cli, serial: u64, issuing: &str, json_out: bool) -> Result<
     let issuing = RegistryId::parse(issuing)
         .map_err(|c| anyhow::anyhow!("issuing registry {issuing:?} is malformed ({c})"))?;
     let store = open_store(&cli.data)?;
-    let found = history_of(&store, issuing, serial)?;
+    let mut index = HistoryIndex::open(&cli.data)?;
+    catch_up_history(&store, &mut index)?;
+    let found = history_of(&store, &index, issuing, serial)?;
     if json_out {
         let v: Vec<_> = found
             .iter()
