@@ -27,9 +27,9 @@
 //! 64 MiB, `secure_delete=ON` (erased personal text is overwritten, not left in free pages) and
 //! `temp_store=MEMORY`. SQLite syncs the directory when it creates the WAL, and this module
 //! syncs the parent directory when it creates the store's directory. The bundled SQLite is
-//! built without `HAVE_FDATASYNC`, so its unix VFS defines `fdatasync` as `fsync`: every sync
-//! is a full `fsync(2)` (checked with strace: one `fsync` of `journal.sqlite-wal` per commit,
-//! no `fdatasync` anywhere).
+//! built with `HAVE_FDATASYNC` (set in `.cargo/config.toml`), so a commit is one
+//! `fdatasync(2)` of `journal.sqlite-wal` (checked with strace); without it SQLite's unix VFS
+//! falls back to `fsync`, which also flushes the inode's timestamps.
 //!
 //! Any SQLite error inside a write transaction (an fsync failure at COMMIT above all) is
 //! `StoreError::Io`, and the store then refuses every later write: after a failed fsync nobody
