@@ -473,7 +473,7 @@ impl RegistryState {
             .blocks
             .range(..(i, r.range.start()))
             .next_back()
-            .filter(|(&(ki, _), _)| ki == i)
+            .filter(|(&(ki, _), b)| ki == i && b.end.saturating_add(1) >= r.range.start())
             .map(|(&(_, s), _)| s)
             .unwrap_or(r.range.start());
         let mut cur = first;
@@ -545,12 +545,9 @@ impl RegistryState {
     fn move_units(&mut self, from: AccountId, to: AccountId, ranges: &[IssuedRange]) -> R<()> {
         self.for_blocks(
             ranges,
-            |_, b| {
+            |s, b| {
                 if b.owner != from {
-                    Err(rej(
-                        Code::UNITS_NOT_HELD,
-                        format!("serials are not held by account {}", from.0),
-                    ))
+                    Err(s.not_held(b, from))
                 } else if b.hold != 0 {
                     Err(rej(Code::UNITS_HELD, "serials are reserved by a hold"))
                 } else if b.freezes != 0 {
@@ -561,6 +558,29 @@ impl RegistryState {
             },
             |_, b| b.owner = to,
         )
+    }
+
+    /// Why a block cannot be taken from `account`: retired or cancelled (3036) if it sits in a
+    /// terminal account, otherwise simply not held (3038).
+    fn not_held(&self, b: &Block, account: AccountId) -> Rejection {
+        if self
+            .accounts
+            .get(&b.owner)
+            .is_some_and(|a| a.class.is_terminal())
+        {
+            rej(
+                Code::UNITS_RETIRED_OR_CANCELLED,
+                format!(
+                    "serials are retired or cancelled (in account {}) and can never move again",
+                    b.owner.0
+                ),
+            )
+        } else {
+            rej(
+                Code::UNITS_NOT_HELD,
+                format!("serials are not held by account {}", account.0),
+            )
+        }
     }
 
     // ----- account checks -------------------------------------------------------------------
@@ -1738,6 +1758,7 @@ impl RegistryState {
                     |_, _| {},
                 )?;
                 for r in ranges {
+                    self.carve(r); // for_blocks merged neighbours back: void only `r`
                     if let Some(bs) = self.blocks_of(r) {
                         for (s, _) in bs {
                             self.put_block((r.issuing, s), None);
@@ -1824,12 +1845,9 @@ impl RegistryState {
                 let transferring = kind.is_transferring();
                 self.for_blocks(
                     ranges,
-                    |_, b| {
+                    |s, b| {
                         if b.owner != account {
-                            Err(rej(
-                                Code::UNITS_NOT_HELD,
-                                format!("serials are not held by account {}", account.0),
-                            ))
+                            Err(s.not_held(b, account))
                         } else if transferring && b.hold != 0 {
                             Err(rej(
                                 Code::UNITS_HELD,
@@ -1890,6 +1908,9 @@ impl RegistryState {
                 self.for_blocks(
                     ranges,
                     |s, b| {
+                        if to.is_some() && b.freezes != 0 {
+                            return Err(rej(Code::UNITS_FROZEN, "posted serials are frozen"));
+                        }
                         let ok = if transferring {
                             b.hold == ix
                         } else {

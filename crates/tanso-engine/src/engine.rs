@@ -109,9 +109,13 @@ fn lock<S: Store>(m: &Mutex<Node<S>>) -> MutexGuard<'_, Node<S>> {
 }
 
 fn transient(id: tanso_core::CommandId, why: &str) -> Answer {
+    transient_code(id, Code::STORAGE_UNAVAILABLE, why)
+}
+
+fn transient_code(id: tanso_core::CommandId, code: Code, why: &str) -> Answer {
     Answer {
         id,
-        outcome: Outcome::Rejected(Rejection::one(Code::STORAGE_UNAVAILABLE, why)),
+        outcome: Outcome::Rejected(Rejection::one(code, why)),
         replayed: false,
     }
 }
@@ -141,12 +145,22 @@ fn writer_loop<S: Store>(
                 }
             }
             Err(e) => {
-                let why = match &e {
-                    NodeError::Poisoned => "storage failed earlier; restart the node".to_string(),
-                    other => format!("storage failed: {other}"),
+                let (code, why) = match &e {
+                    NodeError::Fenced => (
+                        Code::WRITER_FENCED,
+                        "another writer took over; retry at the current writer".to_string(),
+                    ),
+                    NodeError::Poisoned => (
+                        Code::STORAGE_UNAVAILABLE,
+                        "storage failed earlier; restart the node".to_string(),
+                    ),
+                    other => (
+                        Code::STORAGE_UNAVAILABLE,
+                        format!("storage failed: {other}"),
+                    ),
                 };
                 for (id, r) in ids.into_iter().zip(replies) {
-                    let _ = r.send(transient(id, &why));
+                    let _ = r.send(transient_code(id, code, &why));
                 }
             }
         }

@@ -80,6 +80,8 @@ pub enum NodeError {
     Keys(#[from] crate::keys::KeyError),
     #[error("node is poisoned after a failed commit; reopen it")]
     Poisoned,
+    #[error("another writer took over; this node can no longer append")]
+    Fenced,
 }
 
 impl From<crate::chains::LoadError> for NodeError {
@@ -188,6 +190,7 @@ pub struct Node<S: Store> {
     accepted_collisions: FpMap<Vec<Loc>>,
     rejected: FpSet,
     poisoned: bool,
+    fenced: bool,
 }
 
 impl<S: Store> Node<S> {
@@ -221,6 +224,7 @@ impl<S: Store> Node<S> {
             accepted_collisions: FpMap::default(),
             rejected: FpSet::default(),
             poisoned: false,
+            fenced: false,
         };
         for head in node.store.heads()? {
             let mut ids = Vec::new();
@@ -283,6 +287,38 @@ impl<S: Store> Node<S> {
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
     }
+
+    /// Records a failed commit: the node stops writing; a fenced one says so.
+    fn fail(&mut self, e: StoreError) -> NodeError {
+        self.poisoned = true;
+        if matches!(e, StoreError::Fenced { .. }) {
+            self.fenced = true;
+            NodeError::Fenced
+        } else {
+            e.into()
+        }
+    }
+
+    fn refuse_if_stopped(&self) -> Result<(), NodeError> {
+        if self.fenced {
+            Err(NodeError::Fenced)
+        } else if self.poisoned {
+            Err(NodeError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// 6005 unless this node hosts the chain.
+    fn check_hosted(&self, chain: &ChainId) -> Result<(), Rejection> {
+        match &self.config.hosted {
+            Some(hosted) if !hosted.contains(chain) => Err(Rejection::one(
+                Code::CHAIN_NOT_HOSTED,
+                format!("this node does not host chain {chain}"),
+            )),
+            _ => Ok(()),
+        }
+    }
     pub fn chains(&self) -> impl Iterator<Item = &ChainRt> {
         self.chains.iter()
     }
@@ -321,9 +357,7 @@ impl<S: Store> Node<S> {
         subs: Vec<Submission>,
         now: Timestamp,
     ) -> Result<Vec<Answer>, NodeError> {
-        if self.poisoned {
-            return Err(NodeError::Poisoned);
-        }
+        self.refuse_if_stopped()?;
         let mut runs: BTreeMap<u32, RunBuilder> = BTreeMap::new();
         let mut rejections: Vec<RejectionRecord> = Vec::new();
         let mut personal: Vec<PersonalRecord> = Vec::new();
@@ -458,8 +492,7 @@ impl<S: Store> Node<S> {
         };
         if !batch.is_empty() {
             if let Err(e) = self.store.commit(&batch) {
-                self.poisoned = true;
-                return Err(e.into());
+                return Err(self.fail(e));
             }
         }
         Ok(answers)
@@ -524,14 +557,7 @@ impl<S: Store> Node<S> {
         runs: &BTreeMap<u32, RunBuilder>,
     ) -> Result<(u32, Vec<Event>), Rejection> {
         let cmd = sub.command.as_ref().map_err(Clone::clone)?;
-        if let Some(hosted) = &self.config.hosted {
-            if !hosted.contains(&sub.chain) {
-                return Err(Rejection::one(
-                    Code::CHAIN_NOT_HOSTED,
-                    format!("this node does not host chain {}", sub.chain),
-                ));
-            }
-        }
+        self.check_hosted(&sub.chain)?;
         let ix = match self.chain_ix.get(&sub.chain) {
             Some(&ix) => ix,
             None => {
@@ -567,6 +593,7 @@ impl<S: Store> Node<S> {
         runs: &BTreeMap<u32, RunBuilder>,
     ) -> Answer {
         let result = sub.command.clone().and_then(|cmd| {
+            self.check_hosted(&sub.chain)?;
             let cmd = self.resolve_citations(&sub.chain, &cmd, runs)?;
             let mut fresh;
             let rt = match self.chain_ix.get(&sub.chain) {
@@ -678,9 +705,7 @@ impl<S: Store> Node<S> {
         key: &SigningKey,
         now: Timestamp,
     ) -> Result<Vec<SignedCheckpoint>, NodeError> {
-        if self.poisoned {
-            return Err(NodeError::Poisoned);
-        }
+        self.refuse_if_stopped()?;
         let mut out = Vec::new();
         for rt in &self.chains {
             if rt.seq == 0 || rt.seq == rt.checkpointed_seq {
@@ -717,8 +742,7 @@ impl<S: Store> Node<S> {
             ..CommitBatch::default()
         };
         if let Err(e) = self.store.commit(&batch) {
-            self.poisoned = true;
-            return Err(e.into());
+            return Err(self.fail(e));
         }
         for s in &out {
             if let Some(&ix) = self

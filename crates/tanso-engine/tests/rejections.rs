@@ -1,0 +1,194 @@
+//! Rejections `tanso apply` cannot reach, through the node and the engine on the in-memory
+//! store: 6005 (a node that hosts only some chains), 7001 (a store whose commit fails) and
+//! 7002 (a writer fenced by a newer one). The root package's `tests/rejections.rs` covers every
+//! other catalogue code through the binary, and checks that these three are named here.
+
+use std::collections::BTreeSet;
+use tanso_core::checks::Code;
+use tanso_core::*;
+use tanso_engine::{system_clock, Answer, Engine, Node, NodeConfig, Outcome, Submission};
+use tanso_store::memory::{InjectedFailure, MemoryStore};
+use tanso_store::Store;
+
+fn registry(s: &str) -> RegistryId {
+    RegistryId::parse(s).expect("registry id")
+}
+
+/// `open_registry` for `reg` under command id `id`; the content hash stands for the wire form.
+fn open_registry(id: &str, reg: &str) -> Submission {
+    let r = registry(reg);
+    let mut content_hash = [0u8; 32];
+    content_hash[..5].copy_from_slice(&r.bytes());
+    Submission {
+        id: CommandId::parse(id).expect("command id"),
+        chain: ChainId::Registry(r),
+        actor: Actor::parse("tester").expect("actor"),
+        content_hash,
+        command: Ok(Command::OpenRegistry {
+            registry: r,
+            straddle: StraddlePolicy::ProRataDaysRemainderLast,
+        }),
+        personal: Vec::new(),
+        dry_run: false,
+    }
+}
+
+fn dry(mut s: Submission) -> Submission {
+    s.dry_run = true;
+    s
+}
+
+fn hosting(chains: &[&str]) -> NodeConfig {
+    NodeConfig {
+        hosted: Some(
+            chains
+                .iter()
+                .map(|c| ChainId::parse(c).expect("chain id"))
+                .collect::<BTreeSet<_>>(),
+        ),
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(1_767_225_600_000_000)
+}
+
+fn one(node: &mut Node<MemoryStore>, sub: Submission) -> Answer {
+    let mut answers = node.submit_batch(vec![sub], now()).expect("batch commits");
+    assert_eq!(answers.len(), 1);
+    answers.remove(0)
+}
+
+fn rejection(a: &Answer) -> &Rejection {
+    match &a.outcome {
+        Outcome::Rejected(r) => r,
+        Outcome::Accepted(x) => panic!("{} was accepted at seq {}", a.id, x.seq),
+    }
+}
+
+fn accepted_seq(a: &Answer) -> u64 {
+    match &a.outcome {
+        Outcome::Accepted(x) => x.seq,
+        Outcome::Rejected(r) => panic!("{} was rejected: {r}", a.id),
+    }
+}
+
+fn heads(store: &MemoryStore) -> Vec<String> {
+    store
+        .heads()
+        .expect("heads")
+        .iter()
+        .map(|h| h.to_string())
+        .collect()
+}
+
+#[test]
+fn a_chain_the_node_does_not_host_is_6005_and_bound() {
+    let store = MemoryStore::new();
+    let mut node = Node::open(store.clone(), hosting(&["IND01"])).expect("open node");
+
+    let first = one(&mut node, open_registry("open-jpn", "JPN01"));
+    assert_eq!(rejection(&first).codes(), [Code::CHAIN_NOT_HOSTED]);
+    assert!(rejection(&first).is_permanent());
+    assert!(!first.replayed);
+    assert!(heads(&store).is_empty(), "a 6005 wrote a chain");
+
+    let again = one(&mut node, open_registry("open-jpn", "JPN01"));
+    assert!(again.replayed, "a permanent 6005 is bound to its id");
+    assert_eq!(again.outcome, first.outcome);
+
+    let hosted = one(&mut node, open_registry("open-ind", "IND01"));
+    assert_eq!(accepted_seq(&hosted), 1);
+    assert_eq!(heads(&store), ["IND01@1"]);
+}
+
+/// A dry run must predict the real answer: a node that would refuse a chain with 6005 must not
+/// say it would accept the command.
+#[test]
+fn a_dry_run_on_a_chain_the_node_does_not_host_is_6005() {
+    let mut node = Node::open(MemoryStore::new(), hosting(&["IND01"])).expect("open node");
+    let answer = one(&mut node, dry(open_registry("dry-jpn", "JPN01")));
+    assert_eq!(rejection(&answer).codes(), [Code::CHAIN_NOT_HOSTED]);
+}
+
+#[test]
+fn a_commit_that_fails_is_7001_and_not_bound() {
+    let store = MemoryStore::new();
+    let engine = Engine::start(
+        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
+        16,
+        system_clock(),
+    );
+    store.fail_next_write(InjectedFailure::Lost);
+
+    let failed = engine.submit(open_registry("open-ind", "IND01"));
+    assert_eq!(rejection(&failed).codes(), [Code::STORAGE_UNAVAILABLE]);
+    assert!(!rejection(&failed).is_permanent(), "7001 is transient");
+    // After a failed commit the node refuses everything until it is reopened.
+    let later = engine.submit(open_registry("open-jpn", "JPN01"));
+    assert_eq!(rejection(&later).codes(), [Code::STORAGE_UNAVAILABLE]);
+    let node = engine.shutdown().expect("writer stops");
+    assert!(node.is_poisoned());
+    assert!(heads(&store).is_empty(), "a lost commit reached the store");
+
+    // Reopened, the same command is decided afresh: the 7001 was not bound to its id.
+    let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("reopen node");
+    let retried = one(&mut node, open_registry("open-ind", "IND01"));
+    assert!(!retried.replayed);
+    assert_eq!(accepted_seq(&retried), 1);
+}
+
+/// The data reached the store although the sync reported failure: the caller got 7001, and
+/// retrying the same command after a restart answers with the entry that did land.
+#[test]
+fn a_commit_that_landed_despite_failing_is_replayed_after_restart() {
+    let store = MemoryStore::new();
+    let engine = Engine::start(
+        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
+        16,
+        system_clock(),
+    );
+    store.fail_next_write(InjectedFailure::Persisted);
+    let failed = engine.submit(open_registry("open-ind", "IND01"));
+    assert_eq!(rejection(&failed).codes(), [Code::STORAGE_UNAVAILABLE]);
+    drop(engine.shutdown());
+
+    let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("reopen node");
+    let retried = one(&mut node, open_registry("open-ind", "IND01"));
+    assert!(
+        retried.replayed,
+        "the landed entry is the command's outcome"
+    );
+    assert_eq!(accepted_seq(&retried), 1);
+}
+
+/// A second node opening the store fences the first; the first's next commit is refused with
+/// the catalogue's code for exactly that (retry at the current writer), not a storage fault.
+#[test]
+fn a_writer_fenced_by_a_newer_one_is_7002() {
+    let store = MemoryStore::new();
+    let engine = Engine::start(
+        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
+        16,
+        system_clock(),
+    );
+    let mut newer = Node::open(store.reopen(), NodeConfig::default()).expect("open newer node");
+
+    let fenced = engine.submit(open_registry("open-ind", "IND01"));
+    assert!(
+        !rejection(&fenced).is_permanent(),
+        "a fenced writer's answer is transient"
+    );
+    drop(engine.shutdown());
+
+    // At the current writer the same command succeeds: the answer was not bound.
+    let retried = one(&mut newer, open_registry("open-ind", "IND01"));
+    assert!(!retried.replayed);
+    assert_eq!(accepted_seq(&retried), 1);
+
+    assert_eq!(
+        rejection(&fenced).codes(),
+        [Code::WRITER_FENCED],
+        "{fenced:?}"
+    );
+}

@@ -1,0 +1,282 @@
+//! Shared helpers for the tests that drive the real `tanso` binary: a throw-away registry (data
+//! and keys directories in one temp dir), running `tanso` against it, JSON command lines, and
+//! byte-level snapshots of the store read straight from `journal.sqlite`.
+//!
+//! These helpers only run the binary and read the store; tamper tests edit the store themselves.
+
+// Each test crate (rejections, tamper, idempotency) uses a different subset of these helpers,
+// so an `expect` would be unfulfilled in some of them.
+#![allow(dead_code)]
+
+use rusqlite::types::ValueRef;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const TANSO: &str = env!("CARGO_BIN_EXE_tanso");
+
+/// A registry in a temp dir: `data/` (the store) and `keys/` (signing key, trusted keys).
+pub struct Sandbox {
+    dir: TempDir,
+    pub data: PathBuf,
+    pub keys: PathBuf,
+    files: std::cell::Cell<u32>,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let data = dir.path().join("data");
+        let keys = dir.path().join("keys");
+        Sandbox {
+            dir,
+            data,
+            keys,
+            files: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A new sandbox holding exactly the files of `image`.
+    pub fn from_image(image: &Image) -> Sandbox {
+        let s = Sandbox::new();
+        for (rel, bytes) in &image.files {
+            let path = s.dir.path().join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("create dir");
+            }
+            std::fs::write(&path, bytes).expect("write image file");
+        }
+        s
+    }
+
+    /// Every file of the data and keys directories, in memory (no `tanso` may be running).
+    pub fn image(&self) -> Image {
+        let mut files = Vec::new();
+        for dir in [&self.data, &self.keys] {
+            for entry in std::fs::read_dir(dir).expect("read dir") {
+                let path = entry.expect("dir entry").path();
+                let rel = path
+                    .strip_prefix(self.dir.path())
+                    .expect("inside the sandbox")
+                    .to_path_buf();
+                files.push((rel, std::fs::read(&path).expect("read file")));
+            }
+        }
+        Image { files }
+    }
+
+    /// A scratch path inside the sandbox (outside data and keys).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data.join("journal.sqlite")
+    }
+
+    /// Runs `tanso --data DATA --keys KEYS ARGS…` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(TANSO)
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--keys")
+            .arg(&self.keys)
+            .args(args)
+            .output()
+            .expect("run tanso")
+    }
+
+    /// `tanso demo` into this sandbox; panics unless it succeeds.
+    pub fn demo(&self) {
+        let out = self.run(&["demo"]);
+        assert!(
+            out.status.success(),
+            "demo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `tanso apply FILE` with the given lines; returns one JSON result per non-blank line, in
+    /// order. Panics unless apply exits 0 and answers every line.
+    pub fn apply(&self, lines: &[String]) -> Vec<Value> {
+        let n = self.files.get();
+        self.files.set(n + 1);
+        let file = self.scratch(&format!("commands-{n}.jsonl"));
+        std::fs::write(&file, lines.join("\n") + "\n").expect("write command file");
+        let out = self.run(&["apply", file.to_str().expect("utf-8 temp path")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "apply failed\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let results: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("result {l:?}: {e}")))
+            .collect();
+        let expected = lines.iter().filter(|l| !l.trim().is_empty()).count();
+        assert_eq!(results.len(), expected, "one result per line:\n{stdout}");
+        results
+    }
+
+    pub fn apply_one(&self, line: &str) -> Value {
+        self.apply(&[line.to_owned()]).remove(0)
+    }
+
+    /// Applies lines that must all be accepted; returns the results.
+    pub fn apply_ok(&self, lines: &[String]) -> Vec<Value> {
+        let results = self.apply(lines);
+        for (line, r) in lines.iter().zip(&results) {
+            assert_eq!(r["status"], "accepted", "{line}\n→ {r}");
+        }
+        results
+    }
+
+    /// `tanso verify`: (exit code, stdout).
+    pub fn verify(&self) -> (i32, String) {
+        let out = self.run(&["verify"]);
+        (
+            out.status.code().expect("verify exited"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// Opens `journal.sqlite` directly (no `tanso` process may be running).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db_path()).expect("open journal.sqlite")
+    }
+
+    /// What the store holds, byte for byte, plus what `tanso verify` says of it (which must
+    /// be ok).
+    pub fn snapshot(&self) -> Snapshot {
+        let (code, verify) = self.verify();
+        assert_eq!(code, 0, "store does not verify:\n{verify}");
+        let db = self.db();
+        let journal = Journal {
+            verify,
+            runs: table_hash(
+                &db,
+                "SELECT chain, first_seq, last_seq, body FROM runs ORDER BY chain, first_seq",
+            ),
+            heads: table_hash(&db, "SELECT chain, seq, hash FROM heads ORDER BY chain"),
+            checkpoints: table_hash(
+                &db,
+                "SELECT chain, seq, body FROM checkpoints ORDER BY chain, seq",
+            ),
+            personal: table_hash(
+                &db,
+                "SELECT reference, salt, text FROM personal ORDER BY reference",
+            ),
+        };
+        let rejections = db
+            .query_row("SELECT count(*) FROM rejections", [], |r| r.get(0))
+            .expect("count rejections");
+        Snapshot {
+            journal,
+            rejections,
+        }
+    }
+}
+
+/// A sandbox's files, copied into memory: built once per test binary, written out per test,
+/// so that tests share an expensive setup without sharing a store (or leaking a temp dir).
+pub struct Image {
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// The parts of the store a rejected command must leave exactly as they were.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journal {
+    /// `tanso verify` output: every chain's entries, head hash, state hash, checkpoint.
+    pub verify: String,
+    /// SHA-256 over the rows of each table.
+    pub runs: String,
+    pub heads: String,
+    pub checkpoints: String,
+    pub personal: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub journal: Journal,
+    /// Stored (bound) rejections.
+    pub rejections: u64,
+}
+
+/// SHA-256 over every column of every row the query returns, each length-prefixed and typed.
+pub fn table_hash(db: &rusqlite::Connection, sql: &str) -> String {
+    let mut stmt = db.prepare(sql).expect("prepare snapshot query");
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([]).expect("run snapshot query");
+    let mut h = Sha256::new();
+    while let Some(row) = rows.next().expect("read row") {
+        for i in 0..columns {
+            let (tag, bytes): (u8, Vec<u8>) = match row.get_ref(i).expect("column") {
+                ValueRef::Null => (0, Vec::new()),
+                ValueRef::Integer(n) => (1, n.to_be_bytes().to_vec()),
+                ValueRef::Real(f) => (2, f.to_be_bytes().to_vec()),
+                ValueRef::Text(t) => (3, t.to_vec()),
+                ValueRef::Blob(b) => (4, b.to_vec()),
+            };
+            h.update([tag]);
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(&bytes);
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// One JSON command line: the envelope plus the command's fields.
+pub fn line(id: &str, chain: &str, command: &str, fields: Value) -> String {
+    let mut v = json!({"id": id, "chain": chain, "actor": "tester", "command": command});
+    if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
+        o.extend(f);
+    }
+    v.to_string()
+}
+
+/// The codes of a result line (empty when accepted).
+pub fn codes(result: &Value) -> Vec<u16> {
+    result["codes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    c.as_u64()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .unwrap_or_else(|| panic!("code {c} is not a u16"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every code of `tanso checks --json`.
+pub fn catalogue_codes() -> Vec<u16> {
+    let out = Command::new(TANSO)
+        .args(["checks", "--json"])
+        .output()
+        .expect("run tanso checks");
+    assert!(out.status.success(), "tanso checks --json failed");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("checks --json is JSON");
+    v.as_array()
+        .expect("checks --json is an array")
+        .iter()
+        .map(|d| {
+            d["code"]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .expect("catalogue code is a u16")
+        })
+        .collect()
+}
