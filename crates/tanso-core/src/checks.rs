@@ -54,11 +54,14 @@ catalogue! {
     FROM_ACCOUNT_CLOSED = 1003, "transferring", Permanent, "transferring account is closed";
     FROM_ACCOUNT_FROZEN = 1004, "transferring", Permanent, "transferring account is frozen";
     FROM_ACCOUNT_KIND_NOT_ALLOWED = 1007, "transferring", Permanent, "this transaction is not allowed from the transferring account's kind";
+    COUNTERPARTY_NOT_ENABLED = 1020, "transferring", Permanent, "the counterparty registry is not enabled for this transfer";
     TO_ACCOUNT_UNKNOWN = 2002, "acquiring", Permanent, "acquiring account does not exist";
     TO_ACCOUNT_CLOSED = 2003, "acquiring", Permanent, "acquiring account is closed";
     TO_ACCOUNT_FROZEN = 2004, "acquiring", Permanent, "acquiring account is frozen";
     TO_ACCOUNT_KIND_NOT_ALLOWED = 2007, "acquiring", Permanent, "this transaction is not allowed into the acquiring account's kind";
     SAME_ACCOUNT = 2508, "required fields", Permanent, "acquiring and transferring account must differ";
+    TRANSFER_ID_MALFORMED = 2510, "required fields", Permanent, "transfer id is malformed or does not belong to its sender";
+    QUANTITY_MISMATCH = 2511, "required fields", Permanent, "quantity differs from the sum of the blocks";
     ID_REUSED_WITH_OTHER_CONTENT = 2512, "required fields", Permanent, "command id already used with different content";
     MALFORMED_ID = 2513, "required fields", Permanent, "identifier is malformed";
     COMMAND_NOT_FOR_CHAIN = 2515, "required fields", Permanent, "this command cannot be written to that kind of chain";
@@ -68,6 +71,8 @@ catalogue! {
     ALREADY_CORRECTED = 3019, "units", Permanent, "the cited entry was already corrected";
     RANGE_START_AFTER_END = 3030, "units", Permanent, "serial range start is after its end";
     RANGES_OVERLAP = 3031, "units", Permanent, "serial ranges in the request overlap";
+    ATTRIBUTES_DISAGREE = 3032, "units", Permanent, "block attributes disagree with the originating record";
+    SERIALS_ALREADY_PRESENT = 3033, "units", Permanent, "serials are already held or pending in the acquiring registry";
     UNITS_HELD = 3034, "units", Permanent, "units are reserved by another hold";
     UNITS_FROZEN = 3035, "units", Permanent, "units are frozen (reconciliation or legal hold)";
     UNITS_RETIRED_OR_CANCELLED = 3036, "units", Permanent, "units are retired or cancelled and can never move again";
@@ -83,6 +88,10 @@ catalogue! {
     CURRENCY_UNKNOWN = 3050, "cash", Permanent, "currency is not defined in this registry";
     CASH_INSUFFICIENT = 3051, "cash", Permanent, "cash available in the account is insufficient";
     AMOUNT_INVALID = 3052, "cash", Permanent, "amount must be a positive whole number of minor units";
+    TRANSFER_UNKNOWN = 4501, "state", Permanent, "transfer id is not known here";
+    MESSAGE_NOT_VALID_IN_STATE = 4502, "state", Permanent, "message or command not valid in the transfer's current state";
+    DECISION_CONFLICT = 4503, "state", Permanent, "decision conflicts with the local record (alarm: manual intervention)";
+    PROPOSE_AFTER_ABORT = 4504, "state", Permanent, "proposal arrived after an abort tombstone";
     HOLD_UNKNOWN = 4505, "state", Permanent, "hold does not exist";
     HOLD_ID_EXISTS = 4506, "state", Permanent, "a hold with this id exists";
     HOLD_PART_EXCEEDS = 4507, "state", Permanent, "the part named is not under this hold";

@@ -162,7 +162,9 @@ impl Enc {
     /// 12 CurrencyDefined, 13 HolderRegistered, 14 AccountOpened, 15 AccountStatusSet,
     /// 20 Issued, 21 Transferred, 22 Retired, 23 Cancelled, 24 LabelsSet, 30 HoldPlaced,
     /// 31 HoldReleased, 32 HoldPosted, 40 CashDeposited, 41 CashWithdrawn, 42 CashTransferred,
-    /// 50 Corrected, 51 IssuanceVoided.
+    /// 50 Corrected, 51 IssuanceVoided, 60 TransferProposed, 61 TransferDecided,
+    /// 62 TransferSettled, 63 InboundAccepted, 64 InboundRejected, 65 InboundCommitted,
+    /// 66 InboundAborted, 67 LinkAlarm, 68 SuspenseAccountSet.
     pub fn event(&mut self, ev: &Event) {
         match ev {
             Event::RegistryOpened { registry, straddle } => {
@@ -386,6 +388,70 @@ impl Enc {
                 self.u8(51);
                 self.u64(account.0);
                 self.issued_ranges(ranges);
+            }
+            Event::TransferProposed {
+                proposal,
+                decide_by,
+            } => {
+                self.u8(60);
+                crate::link::put_proposal(self, proposal);
+                self.i64(decide_by.0);
+            }
+            Event::TransferDecided(d) => {
+                self.u8(61);
+                crate::link::put_decision(self, d);
+            }
+            Event::TransferSettled { transfer_id } => {
+                self.u8(62);
+                self.str(transfer_id.as_str());
+            }
+            Event::InboundAccepted { proposal } => {
+                self.u8(63);
+                crate::link::put_proposal(self, proposal);
+            }
+            Event::InboundRejected {
+                transfer_id,
+                from,
+                propose_hash,
+                codes,
+            } => {
+                self.u8(64);
+                self.str(transfer_id.as_str());
+                self.registry(from);
+                self.bytes32(propose_hash);
+                self.len(codes.len());
+                for c in codes {
+                    self.u16(c.0);
+                }
+            }
+            Event::InboundCommitted {
+                transfer_id,
+                account,
+                decision,
+            } => {
+                self.u8(65);
+                self.str(transfer_id.as_str());
+                self.u64(account.0);
+                crate::link::put_decision(self, decision);
+            }
+            Event::InboundAborted {
+                transfer_id,
+                from,
+                decision,
+            } => {
+                self.u8(66);
+                self.str(transfer_id.as_str());
+                self.registry(from);
+                crate::link::put_decision(self, decision);
+            }
+            Event::LinkAlarm { transfer_id, code } => {
+                self.u8(67);
+                self.str(transfer_id.as_str());
+                self.u16(code.0);
+            }
+            Event::SuspenseAccountSet { account } => {
+                self.u8(68);
+                self.u64(account.0);
             }
         }
     }
@@ -736,6 +802,50 @@ impl<'a> Dec<'a> {
             51 => Event::IssuanceVoided {
                 account: AccountId(self.u64()?),
                 ranges: self.issued_ranges()?,
+            },
+            60 => Event::TransferProposed {
+                proposal: crate::link::get_proposal(self)?,
+                decide_by: Timestamp(self.i64()?),
+            },
+            61 => Event::TransferDecided(crate::link::get_decision(self)?),
+            62 => Event::TransferSettled {
+                transfer_id: crate::link::get_transfer_id(self)?,
+            },
+            63 => Event::InboundAccepted {
+                proposal: crate::link::get_proposal(self)?,
+            },
+            64 => {
+                let transfer_id = crate::link::get_transfer_id(self)?;
+                let from = self.registry()?;
+                let propose_hash = self.bytes32()?;
+                let n = self.count()?;
+                let mut codes = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    codes.push(crate::checks::Code(self.u16()?));
+                }
+                Event::InboundRejected {
+                    transfer_id,
+                    from,
+                    propose_hash,
+                    codes,
+                }
+            }
+            65 => Event::InboundCommitted {
+                transfer_id: crate::link::get_transfer_id(self)?,
+                account: AccountId(self.u64()?),
+                decision: crate::link::get_decision(self)?,
+            },
+            66 => Event::InboundAborted {
+                transfer_id: crate::link::get_transfer_id(self)?,
+                from: self.registry()?,
+                decision: crate::link::get_decision(self)?,
+            },
+            67 => Event::LinkAlarm {
+                transfer_id: crate::link::get_transfer_id(self)?,
+                code: crate::checks::Code(self.u16()?),
+            },
+            68 => Event::SuspenseAccountSet {
+                account: AccountId(self.u64()?),
             },
             t => return bad(&format!("unknown event tag {t}")),
         })

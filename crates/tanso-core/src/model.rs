@@ -358,6 +358,30 @@ pub enum Command {
     },
     /// Several legs applied all or nothing, in one entry (e.g. delivery versus payment).
     MultiLeg(Vec<Command>),
+    // The link between registries (`link.rs`).
+    /// Proposes units to another registry: reserves them under a cross-registry hold.
+    TransferOut {
+        from: AccountId,
+        to_registry: RegistryId,
+        to_account: AccountId,
+        units: UnitSelection,
+        /// `T_accept`: the coordinator aborts (status 7) if no answer is received by then.
+        decide_by: Timestamp,
+    },
+    /// Takes in one message from another registry (the inbox).
+    ReceiveLink(crate::link::Envelope),
+    /// Aborts proposed transfers whose `decide_by` has passed (the coordinator's timer).
+    ExpireTransfers {
+        now: Timestamp,
+    },
+    /// An operator's cancel of a proposed transfer, effective only before a decision.
+    CancelTransfer {
+        transfer_id: crate::link::TransferId,
+    },
+    /// Where units go that arrive for an account closed after acceptance.
+    SetSuspenseAccount {
+        account: AccountId,
+    },
 }
 
 impl Command {
@@ -389,6 +413,11 @@ impl Command {
             Command::TransferCash { .. } => "transfer_cash",
             Command::Correct { .. } => "correct",
             Command::MultiLeg(_) => "multi_leg",
+            Command::TransferOut { .. } => "transfer_out",
+            Command::ReceiveLink(_) => "receive_link",
+            Command::ExpireTransfers { .. } => "expire_transfers",
+            Command::CancelTransfer { .. } => "cancel_transfer",
+            Command::SetSuspenseAccount { .. } => "set_suspense_account",
         }
     }
 }
@@ -517,6 +546,41 @@ pub enum Event {
         account: AccountId,
         ranges: Vec<IssuedRange>,
     },
+    // The link (`link.rs`).
+    TransferProposed {
+        proposal: crate::link::Proposal,
+        decide_by: Timestamp,
+    },
+    TransferDecided(crate::link::LinkDecision),
+    TransferSettled {
+        transfer_id: crate::link::TransferId,
+    },
+    InboundAccepted {
+        proposal: crate::link::Proposal,
+    },
+    InboundRejected {
+        transfer_id: crate::link::TransferId,
+        from: RegistryId,
+        propose_hash: [u8; 32],
+        codes: Vec<crate::checks::Code>,
+    },
+    InboundCommitted {
+        transfer_id: crate::link::TransferId,
+        account: AccountId,
+        decision: crate::link::LinkDecision,
+    },
+    InboundAborted {
+        transfer_id: crate::link::TransferId,
+        from: RegistryId,
+        decision: crate::link::LinkDecision,
+    },
+    LinkAlarm {
+        transfer_id: crate::link::TransferId,
+        code: crate::checks::Code,
+    },
+    SuspenseAccountSet {
+        account: AccountId,
+    },
 }
 
 impl Event {
@@ -529,6 +593,9 @@ impl Event {
                 issuing: attributes.issuing,
                 range: *range,
             }],
+            Event::TransferProposed { proposal, .. } | Event::InboundAccepted { proposal } => {
+                proposal.ranges()
+            }
             Event::Transferred { ranges, .. }
             | Event::Retired { ranges, .. }
             | Event::Cancelled { ranges, .. }

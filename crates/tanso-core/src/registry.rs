@@ -27,7 +27,7 @@ fn rej(code: Code, msg: impl Into<String>) -> Rejection {
 /// Append-only interning of repeated values (attributes, labels, freeze sets) so that a block
 /// is a few machine words. Index 0 is always the first value interned.
 #[derive(Clone, Debug)]
-struct Interner<T: Clone + Eq + Hash> {
+pub(crate) struct Interner<T: Clone + Eq + Hash> {
     values: Vec<T>,
     index: HashMap<T, u32>,
 }
@@ -39,7 +39,7 @@ impl<T: Clone + Eq + Hash> Interner<T> {
             index: HashMap::new(),
         }
     }
-    fn intern(&mut self, v: &T) -> u32 {
+    pub(crate) fn intern(&mut self, v: &T) -> u32 {
         if let Some(&i) = self.index.get(v) {
             return i;
         }
@@ -48,11 +48,20 @@ impl<T: Clone + Eq + Hash> Interner<T> {
         self.index.insert(v.clone(), i);
         i
     }
-    fn get(&self, i: u32) -> &T {
+    pub(crate) fn get(&self, i: u32) -> &T {
         &self.values[i as usize]
     }
-    fn find(&self, v: &T) -> Option<u32> {
+    pub(crate) fn find(&self, v: &T) -> Option<u32> {
         self.index.get(v).copied()
+    }
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    /// Forgets every value interned after the first `len` (undo of a failed command).
+    fn truncate(&mut self, len: usize) {
+        for v in self.values.drain(len..) {
+            self.index.remove(&v);
+        }
     }
 }
 
@@ -78,16 +87,16 @@ pub struct Holder {
 
 /// A contiguous run of serials with identical everything. Keyed by (issuing, start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Block {
-    end: u64,
-    unit_start: u64,
-    attrs: u32,
-    labels: u32,
-    owner: AccountId,
+pub(crate) struct Block {
+    pub(crate) end: u64,
+    pub(crate) unit_start: u64,
+    pub(crate) attrs: u32,
+    pub(crate) labels: u32,
+    pub(crate) owner: AccountId,
     /// Transferring hold (index into `hold_names`), 0 = none.
-    hold: u32,
+    pub(crate) hold: u32,
     /// Interned set of freeze holds, 0 = none.
-    freezes: u32,
+    pub(crate) freezes: u32,
 }
 
 impl Block {
@@ -106,7 +115,7 @@ pub struct Hold {
     pub expires_at: Option<Timestamp>,
     pub units: RangeSet,
     pub cash: Option<(CurrencyCode, Money)>,
-    ix: u32,
+    pub(crate) ix: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,7 +137,7 @@ pub struct BlockView {
     pub frozen_by: Vec<HoldId>,
 }
 
-enum Undo {
+pub(crate) enum Undo {
     Block((RegistryId, u64), Option<Block>),
     Account(AccountId, Option<Account>),
     Holder(HolderId, Option<Holder>),
@@ -141,33 +150,42 @@ enum Undo {
     BusinessKey(BusinessKey),
     Corrected(u64),
     Registry(Option<RegistryId>, StraddlePolicy),
+    HoldNamesLen(usize),
+    LinkNext(u64),
+    Outbound(crate::link::TransferId, Option<Box<crate::link::Outbound>>),
+    Inbound(crate::link::TransferId, Option<Box<crate::link::Inbound>>),
+    PendingInserted(IssuedRange),
+    PendingRemoved(IssuedRange),
+    AlarmsLen(usize),
+    Suspense(Option<AccountId>),
 }
 
 /// The state of one registry chain.
 #[derive(Clone)]
 pub struct RegistryState {
-    registry: Option<RegistryId>,
-    straddle: StraddlePolicy,
-    unit_kinds: BTreeMap<UnitKindCode, UnitKind>,
-    account_kinds: BTreeMap<AccountKindCode, AccountClass>,
-    currencies: BTreeMap<CurrencyCode, u8>,
-    holders: BTreeMap<HolderId, Holder>,
-    accounts: HashMap<AccountId, Account>,
-    blocks: BTreeMap<(RegistryId, u64), Block>,
+    pub(crate) registry: Option<RegistryId>,
+    pub(crate) straddle: StraddlePolicy,
+    pub(crate) unit_kinds: BTreeMap<UnitKindCode, UnitKind>,
+    pub(crate) account_kinds: BTreeMap<AccountKindCode, AccountClass>,
+    pub(crate) currencies: BTreeMap<CurrencyCode, u8>,
+    pub(crate) holders: BTreeMap<HolderId, Holder>,
+    pub(crate) accounts: HashMap<AccountId, Account>,
+    pub(crate) blocks: BTreeMap<(RegistryId, u64), Block>,
     /// Per account: (attrs, labels, start) of every block it owns — sets in ascending serial
     /// order.
-    index: HashMap<AccountId, BTreeSet<(u32, u32, u64)>>,
-    attrs: Interner<UnitAttributes>,
-    labels: Interner<Labels>,
-    freeze_sets: Interner<Vec<u32>>,
-    hold_names: Interner<Option<HoldId>>,
-    holds: BTreeMap<HoldId, Hold>,
-    cash: BTreeMap<(AccountId, CurrencyCode), CashBalance>,
-    next_serial: u64,
-    business_keys: BTreeSet<BusinessKey>,
-    corrected: BTreeSet<u64>,
-    undo: Vec<Undo>,
-    logging: bool,
+    pub(crate) index: HashMap<AccountId, BTreeSet<(u32, u32, u64)>>,
+    pub(crate) attrs: Interner<UnitAttributes>,
+    pub(crate) labels: Interner<Labels>,
+    pub(crate) freeze_sets: Interner<Vec<u32>>,
+    pub(crate) hold_names: Interner<Option<HoldId>>,
+    pub(crate) holds: BTreeMap<HoldId, Hold>,
+    pub(crate) cash: BTreeMap<(AccountId, CurrencyCode), CashBalance>,
+    pub(crate) next_serial: u64,
+    pub(crate) business_keys: BTreeSet<BusinessKey>,
+    pub(crate) corrected: BTreeSet<u64>,
+    pub(crate) link: crate::link::LinkState,
+    pub(crate) undo: Vec<Undo>,
+    pub(crate) logging: bool,
 }
 
 impl Clone for Undo {
@@ -208,6 +226,7 @@ impl RegistryState {
             next_serial: 1,
             business_keys: BTreeSet::new(),
             corrected: BTreeSet::new(),
+            link: crate::link::LinkState::default(),
             undo: Vec::new(),
             logging: false,
         }
@@ -251,17 +270,19 @@ impl RegistryState {
                     self.registry = r;
                     self.straddle = p;
                 }
+                Undo::HoldNamesLen(n) => self.hold_names.truncate(n),
+                link => self.undo_link(link),
             }
         }
     }
 
-    fn log(&mut self, u: Undo) {
+    pub(crate) fn log(&mut self, u: Undo) {
         if self.logging {
             self.undo.push(u);
         }
     }
 
-    fn put_block(&mut self, key: (RegistryId, u64), new: Option<Block>) {
+    pub(crate) fn put_block(&mut self, key: (RegistryId, u64), new: Option<Block>) {
         let old = match new {
             Some(b) => self.blocks.insert(key, b),
             None => self.blocks.remove(&key),
@@ -294,7 +315,7 @@ impl RegistryState {
         self.log(Undo::Cash(key, old));
     }
 
-    fn set_hold(&mut self, id: HoldId, v: Option<Hold>) {
+    pub(crate) fn set_hold(&mut self, id: HoldId, v: Option<Hold>) {
         let old = match v {
             Some(h) => self.holds.insert(id.clone(), h),
             None => self.holds.remove(&id),
@@ -433,7 +454,7 @@ impl RegistryState {
     }
 
     /// Makes block boundaries fall exactly on the range's ends.
-    fn carve(&mut self, r: &IssuedRange) {
+    pub(crate) fn carve(&mut self, r: &IssuedRange) {
         self.split_at(r.issuing, r.range.start());
         if let Some(after) = r.range.end().checked_add(1) {
             self.split_at(r.issuing, after);
@@ -441,7 +462,7 @@ impl RegistryState {
     }
 
     /// Blocks exactly covering a carved range; `None` if any serial of it is not present.
-    fn covering(&self, r: &IssuedRange) -> Option<Vec<(u64, Block)>> {
+    pub(crate) fn covering(&self, r: &IssuedRange) -> Option<Vec<(u64, Block)>> {
         let mut out = Vec::new();
         let mut expect = r.range.start();
         for (&(_, s), b) in self
@@ -467,7 +488,7 @@ impl RegistryState {
     }
 
     /// Merges every mergeable neighbour pair from the block before `r` to the block after it.
-    fn merge_around(&mut self, r: &IssuedRange) {
+    pub(crate) fn merge_around(&mut self, r: &IssuedRange) {
         let i = r.issuing;
         let first = self
             .blocks
@@ -495,7 +516,7 @@ impl RegistryState {
 
     /// Applies `f` to every block of `ranges` after carving; `check` vets each block first.
     /// On a failed check nothing is applied (the caller's transaction rolls back the carve).
-    fn for_blocks(
+    pub(crate) fn for_blocks(
         &mut self,
         ranges: &[IssuedRange],
         check: impl Fn(&Self, &Block) -> Result<(), Rejection>,
@@ -542,7 +563,12 @@ impl RegistryState {
 
     /// Moves exactly `ranges` from `from` to `to`; every block must be owned by `from` and free
     /// of holds.
-    fn move_units(&mut self, from: AccountId, to: AccountId, ranges: &[IssuedRange]) -> R<()> {
+    pub(crate) fn move_units(
+        &mut self,
+        from: AccountId,
+        to: AccountId,
+        ranges: &[IssuedRange],
+    ) -> R<()> {
         self.for_blocks(
             ranges,
             |s, b| {
@@ -562,7 +588,7 @@ impl RegistryState {
 
     /// Why a block cannot be taken from `account`: retired or cancelled (3036) if it sits in a
     /// terminal account, otherwise simply not held (3038).
-    fn not_held(&self, b: &Block, account: AccountId) -> Rejection {
+    pub(crate) fn not_held(&self, b: &Block, account: AccountId) -> Rejection {
         if self
             .accounts
             .get(&b.owner)
@@ -585,7 +611,7 @@ impl RegistryState {
 
     // ----- account checks -------------------------------------------------------------------
 
-    fn check_from(&self, from: AccountId, c: &mut Checks) -> Option<&Account> {
+    pub(crate) fn check_from(&self, from: AccountId, c: &mut Checks) -> Option<&Account> {
         let Some(a) = self.accounts.get(&from) else {
             c.fail(
                 Code::FROM_ACCOUNT_UNKNOWN,
@@ -617,7 +643,7 @@ impl RegistryState {
         Some(a)
     }
 
-    fn check_to(
+    pub(crate) fn check_to(
         &self,
         to: AccountId,
         allowed: impl Fn(AccountClass) -> bool,
@@ -651,7 +677,7 @@ impl RegistryState {
         Some(a)
     }
 
-    fn check_pair(
+    pub(crate) fn check_pair(
         &self,
         from: AccountId,
         to: AccountId,
@@ -687,7 +713,7 @@ impl RegistryState {
     /// Picks the ranges a selection means. A quantity is taken from exactly one set, in
     /// ascending serial order, skipping held and frozen blocks; in the one block that is split
     /// the sender keeps the low end and the recipient gets the high end (TV-2).
-    fn select(&self, account: AccountId, sel: &UnitSelection) -> R<Vec<IssuedRange>> {
+    pub(crate) fn select(&self, account: AccountId, sel: &UnitSelection) -> R<Vec<IssuedRange>> {
         match sel {
             UnitSelection::Ranges(rs) => {
                 if rs.is_empty() {
@@ -806,13 +832,13 @@ impl RegistryState {
         Ok(())
     }
 
-    fn emit(&mut self, out: &mut Vec<Event>, ev: Event) -> R<()> {
+    pub(crate) fn emit(&mut self, out: &mut Vec<Event>, ev: Event) -> R<()> {
         self.fold(&ev)?;
         out.push(ev);
         Ok(())
     }
 
-    fn require_open(&self) -> R<RegistryId> {
+    pub(crate) fn require_open(&self) -> R<RegistryId> {
         self.registry
             .ok_or_else(|| rej(Code::CHAIN_NOT_OPENED, "the registry has not been opened"))
     }
@@ -1181,6 +1207,29 @@ impl RegistryState {
                 }
                 Ok(())
             }
+            Command::TransferOut {
+                from,
+                to_registry,
+                to_account,
+                units,
+                decide_by,
+            } => self.decide_transfer_out(
+                out,
+                *from,
+                *to_registry,
+                *to_account,
+                units,
+                *decide_by,
+                time,
+            ),
+            Command::ExpireTransfers { now } => self.decide_expire_transfers(out, *now, time),
+            Command::CancelTransfer { transfer_id } => {
+                self.decide_cancel_transfer(out, transfer_id, time)
+            }
+            Command::ReceiveLink(env) => self.decide_receive(out, env, time),
+            Command::SetSuspenseAccount { account } => {
+                self.emit(out, Event::SuspenseAccountSet { account: *account })
+            }
             Command::OpenMechanism { .. }
             | Command::OpenPartyAuthority { .. }
             | Command::RecordDecision { .. } => Err(rej(
@@ -1190,7 +1239,7 @@ impl RegistryState {
         }
     }
 
-    fn hold(&self, id: &HoldId) -> R<&Hold> {
+    pub(crate) fn hold(&self, id: &HoldId) -> R<&Hold> {
         self.holds
             .get(id)
             .ok_or_else(|| rej(Code::HOLD_UNKNOWN, format!("hold {id} does not exist")))
@@ -1416,7 +1465,7 @@ impl RegistryState {
     }
 
     /// Blocks overlapping a range without carving (read-only); `None` if any serial is absent.
-    fn blocks_of(&self, r: &IssuedRange) -> Option<Vec<(u64, Block)>> {
+    pub(crate) fn blocks_of(&self, r: &IssuedRange) -> Option<Vec<(u64, Block)>> {
         let mut out = Vec::new();
         let first = self
             .blocks
@@ -1767,6 +1816,15 @@ impl RegistryState {
                 }
                 Ok(())
             }
+            Event::TransferProposed { .. }
+            | Event::TransferDecided(_)
+            | Event::TransferSettled { .. }
+            | Event::InboundAccepted { .. }
+            | Event::InboundRejected { .. }
+            | Event::InboundCommitted { .. }
+            | Event::InboundAborted { .. }
+            | Event::LinkAlarm { .. }
+            | Event::SuspenseAccountSet { .. } => self.fold_link(ev),
             Event::MechanismOpened { .. }
             | Event::PartyAuthorityOpened { .. }
             | Event::DecisionRecorded { .. } => Err(rej(
@@ -1814,7 +1872,7 @@ impl RegistryState {
         Ok(())
     }
 
-    fn fold_hold_placed(
+    pub(crate) fn fold_hold_placed(
         &mut self,
         hold: &HoldId,
         kind: HoldKind,
@@ -1831,6 +1889,8 @@ impl RegistryState {
         let mut c = Checks::new();
         self.check_from(account, &mut c);
         c.finish()?;
+        // A hold id is used once, forever; but a refused placement must not burn it.
+        self.log(Undo::HoldNamesLen(self.hold_names.len()));
         let ix = self.hold_names.intern(&Some(hold.clone()));
         let mut h = Hold {
             kind,
@@ -1891,7 +1951,12 @@ impl RegistryState {
     }
 
     /// Releases (`to` = None) or posts (`to` = Some) part of a hold.
-    fn fold_hold_out(&mut self, id: &HoldId, asset: &HeldAsset, to: Option<AccountId>) -> R<()> {
+    pub(crate) fn fold_hold_out(
+        &mut self,
+        id: &HoldId,
+        asset: &HeldAsset,
+        to: Option<AccountId>,
+    ) -> R<()> {
         let mut h = self.hold(id)?.clone();
         let ix = h.ix;
         match asset {
@@ -2071,6 +2136,7 @@ impl RegistryState {
         for s in &self.corrected {
             e.u64(*s);
         }
+        self.link.encode_state(&mut e);
         h.update(&e.buf);
         h.finalize().into()
     }

@@ -727,6 +727,38 @@ impl Ctx<'_, '_> {
                 }
                 Command::MultiLeg(out)
             }
+            "transfer_out" => Command::TransferOut {
+                from: account("from")?,
+                to_registry: o.id("to_registry", RegistryId::parse)?,
+                to_account: account("to_account")?,
+                units: self.selection(o)?,
+                decide_by: match o.opt_str("decide_by")? {
+                    Some(s) => parse_time(s).ok_or_else(|| {
+                        Rejection::one(
+                            Code::PERIOD_INVALID,
+                            format!("decide_by {s:?} is not RFC 3339 UTC"),
+                        )
+                    })?,
+                    None => return Err(malformed("missing field decide_by")),
+                },
+            },
+            "cancel_transfer" => Command::CancelTransfer {
+                transfer_id: o.id("transfer_id", tanso_core::link::TransferId::parse)?,
+            },
+            "expire_transfers" => Command::ExpireTransfers {
+                now: {
+                    let s = o.str("now")?;
+                    parse_time(s).ok_or_else(|| {
+                        Rejection::one(
+                            Code::PERIOD_INVALID,
+                            format!("now {s:?} is not RFC 3339 UTC"),
+                        )
+                    })?
+                },
+            },
+            "set_suspense_account" => Command::SetSuspenseAccount {
+                account: account("account")?,
+            },
             other => return Err(malformed(format!("unknown command {other:?}"))),
         })
     }

@@ -220,7 +220,76 @@ pub fn event_json(e: &Event) -> Value {
             "event": "corrected", "seq": seq, "hash": hex::encode(hash), "note_ref": personal(note)}),
         Event::IssuanceVoided { account, ranges } => json!({
             "event": "issuance_voided", "account": account.0, "ranges": ranges_json(ranges)}),
+        Event::TransferProposed {
+            proposal,
+            decide_by,
+        } => {
+            let mut v = proposal_json(proposal);
+            merge(
+                &mut v,
+                json!({"event": "transfer_proposed", "decide_by": decide_by.to_string()}),
+            );
+            v
+        }
+        Event::TransferDecided(d) => {
+            let mut v = decision_json(d);
+            merge(&mut v, json!({"event": "transfer_decided"}));
+            v
+        }
+        Event::TransferSettled { transfer_id } => json!({
+            "event": "transfer_settled", "transfer_id": transfer_id.as_str()}),
+        Event::InboundAccepted { proposal } => {
+            let mut v = proposal_json(proposal);
+            merge(&mut v, json!({"event": "inbound_accepted"}));
+            v
+        }
+        Event::InboundRejected {
+            transfer_id,
+            from,
+            propose_hash,
+            codes,
+        } => json!({
+            "event": "inbound_rejected", "transfer_id": transfer_id.as_str(), "from": from.as_str(),
+            "propose_hash": hex::encode(propose_hash), "codes": codes.iter().map(|c| c.0).collect::<Vec<_>>()}),
+        Event::InboundCommitted {
+            transfer_id,
+            account,
+            decision,
+        } => json!({
+            "event": "inbound_committed", "transfer_id": transfer_id.as_str(), "account": account.0,
+            "decision": decision_json(decision)}),
+        Event::InboundAborted {
+            transfer_id,
+            from,
+            decision,
+        } => json!({
+            "event": "inbound_aborted", "transfer_id": transfer_id.as_str(), "from": from.as_str(),
+            "decision": decision_json(decision)}),
+        Event::LinkAlarm { transfer_id, code } => json!({
+            "event": "link_alarm", "transfer_id": transfer_id.as_str(), "code": code.0, "name": code.name()}),
+        Event::SuspenseAccountSet { account } => json!({
+            "event": "suspense_account_set", "account": account.0}),
     }
+}
+
+pub fn proposal_json(p: &tanso_core::link::Proposal) -> Value {
+    json!({
+        "transfer_id": p.transfer_id.as_str(),
+        "from_registry": p.from_registry.as_str(), "from_account": p.from_account.0,
+        "to_registry": p.to_registry.as_str(), "to_account": p.to_account.0,
+        "quantity": p.quantity, "created_at": p.created_at.to_string(),
+        "propose_hash": hex::encode(p.hash()),
+        "ranges": ranges_json(&p.ranges()),
+    })
+}
+
+pub fn decision_json(d: &tanso_core::link::LinkDecision) -> Value {
+    json!({
+        "transfer_id": d.transfer_id.as_str(),
+        "verdict": match d.verdict { tanso_core::link::Verdict::Commit => "commit", tanso_core::link::Verdict::Abort => "abort" },
+        "status": d.status.code(), "status_name": d.status.name(),
+        "decided_at": d.decided_at.to_string(),
+    })
 }
 
 fn merge(v: &mut Value, extra: Value) {

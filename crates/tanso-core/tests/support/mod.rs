@@ -23,8 +23,11 @@ pub fn project() -> ProjectId {
 }
 
 pub fn period(y: i32) -> MitigationPeriod {
-    MitigationPeriod::new(Date::from_ymd(y, 1, 1).unwrap(), Date::from_ymd(y, 12, 31).unwrap())
-        .unwrap()
+    MitigationPeriod::new(
+        Date::from_ymd(y, 1, 1).unwrap(),
+        Date::from_ymd(y, 12, 31).unwrap(),
+    )
+    .unwrap()
 }
 
 pub fn ok(s: &mut RegistryState, c: Command) -> Vec<Event> {
