@@ -178,7 +178,18 @@ struct RunBuilder {
     entries: Vec<(usize, [u8; 32])>,
 }
 
+/// The last run read back, split: re-sent commands after a crash arrive in order, so one
+/// cached run answers thousands of them.
+struct RunCache {
+    chain: String,
+    first_seq: u64,
+    body: Vec<u8>,
+    /// (offset of the body, body length, stored hash) per entry.
+    entries: Vec<(usize, usize, [u8; 32])>,
+}
+
 pub struct Node<S: Store> {
+    run_cache: std::cell::RefCell<Option<RunCache>>,
     store: S,
     epoch: u64,
     hmac: Hmac,
@@ -214,6 +225,7 @@ impl<S: Store> Node<S> {
             }
         };
         let mut node = Node {
+            run_cache: std::cell::RefCell::new(None),
             store,
             epoch,
             hmac: Hmac::new(&secret),
@@ -337,17 +349,37 @@ impl<S: Store> Node<S> {
         seq: u64,
     ) -> Result<Option<(Entry, [u8; 32])>, NodeError> {
         let name = chain.to_string();
-        let Some(run) = self.store.run_containing(&name, seq)? else {
+        let mut cache = self.run_cache.borrow_mut();
+        let hit = cache.as_ref().is_some_and(|c| {
+            c.chain == name && seq >= c.first_seq && seq < c.first_seq + c.entries.len() as u64
+        });
+        if !hit {
+            let Some(run) = self.store.run_containing(&name, seq)? else {
+                return Ok(None);
+            };
+            let raws = split_run(&run.body)
+                .map_err(|e| ChainFault::new(&name, run.first_seq, e.to_string()))?;
+            let base = run.body.as_ptr() as usize;
+            let entries = raws
+                .iter()
+                .map(|r| (r.body.as_ptr() as usize - base, r.body.len(), r.stored_hash))
+                .collect();
+            *cache = Some(RunCache {
+                chain: name.clone(),
+                first_seq: run.first_seq,
+                body: run.body,
+                entries,
+            });
+        }
+        let Some(c) = cache.as_ref() else {
             return Ok(None);
         };
-        let raws = split_run(&run.body)
-            .map_err(|e| ChainFault::new(&name, run.first_seq, e.to_string()))?;
-        let Some(raw) = raws.get((seq - run.first_seq) as usize) else {
+        let Some(&(off, len, hash)) = c.entries.get((seq - c.first_seq) as usize) else {
             return Ok(None);
         };
-        let entry =
-            Entry::decode_body(raw.body).map_err(|e| ChainFault::new(&name, seq, e.to_string()))?;
-        Ok(Some((entry, raw.stored_hash)))
+        let entry = Entry::decode_body(&c.body[off..off + len])
+            .map_err(|e| ChainFault::new(&name, seq, e.to_string()))?;
+        Ok(Some((entry, hash)))
     }
 
     /// Applies a batch of submissions with one durable commit, and answers each in order.
