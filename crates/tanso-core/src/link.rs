@@ -1175,19 +1175,31 @@ impl RegistryState {
             LinkMessage::Decision(d)
             | LinkMessage::StatusReply {
                 decision: Some(d), ..
-            } => match self.link.inbound.get(&d.transfer_id) {
-                Some(rec) if rec.decision.as_ref() == Some(d) => {
+            } => {
+                let consistent = self.link.inbound.get(&d.transfer_id).is_some_and(|rec| {
+                    matches!(
+                        (rec.status, d.verdict),
+                        (TransferStatus::Completed, Verdict::Commit)
+                            | (TransferStatus::Terminated, Verdict::Abort)
+                            | (TransferStatus::Rejected, Verdict::Abort)
+                    )
+                });
+                if consistent {
                     vec![reply(LinkMessage::DecisionAck {
                         transfer_id: d.transfer_id.clone(),
                         verdict: d.verdict,
                         decision_hash: d.hash(),
                     })]
+                } else if matches!(env.message, LinkMessage::Decision(_)) {
+                    // A conflict (4503, alarm raised): ask the coordinator once per decision
+                    // message; its reply raises no further question.
+                    vec![reply(LinkMessage::StatusQuery {
+                        transfer_id: d.transfer_id.clone(),
+                    })]
+                } else {
+                    Vec::new()
                 }
-                // A conflict (4503): ask the coordinator instead of acting.
-                _ => vec![reply(LinkMessage::StatusQuery {
-                    transfer_id: d.transfer_id.clone(),
-                })],
-            },
+            }
             LinkMessage::StatusQuery { transfer_id } => {
                 let (status, decision) = match self.link.outbound.get(transfer_id) {
                     Some(o) => (o.status.code(), o.decision.clone()),

@@ -5,6 +5,7 @@
 pub mod chains;
 pub mod engine;
 pub mod keys;
+pub mod link;
 pub mod node;
 pub mod outcome;
 pub mod verify;

@@ -72,6 +72,11 @@ impl MemoryStore {
         self.lock().failure = Some(failure);
     }
 
+    /// Disarms a failure armed by [`MemoryStore::fail_next_write`] that no write took.
+    pub fn clear_failure(&self) {
+        self.lock().failure = None;
+    }
+
     fn lock(&self) -> MutexGuard<'_, Image> {
         lock(&self.image)
     }
