@@ -302,8 +302,28 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         started.elapsed().as_secs_f64()
     );
 
-    let mut node = d.engine.shutdown().context("writer did not stop cleanly")?;
-    println!("\n8. Holdings");
+    println!("8. A cross-registry transfer: 10 of Bharat Steel's units leave IND01 for Nihon Energy's account in JPN01");
+    let out = d.must(vec![cmd("IND01", "ar:bharat", "transfer_out", json!({
+        "from": 1003, "to_registry": "JPN01", "to_account": 2002, "quantity": 10, "unit": {"kind": "JCM"},
+        "decide_by": "2099-01-01T00:00:00Z"}))])?;
+    println!("   {}", answer_json(&out[0], false)["events"][0]);
+    let node = d.engine.shutdown().context("writer did not stop cleanly")?;
+    let (mut node, stats) = crate::link::settle_local(node)?;
+    println!(
+        "   the link exchanged {} messages (propose, accept, decision with the debit at IND01, credit at JPN01, ack)",
+        stats.sent
+    );
+    for c in node.chains().filter_map(|c| c.state.registry()) {
+        for (id, o) in &c.link().outbound {
+            println!(
+                "   {id}: {} ({}), acknowledged: {}",
+                o.status.name(),
+                o.status.code(),
+                o.settled
+            );
+        }
+    }
+    println!("\n9. Holdings");
     for (chain, accounts) in [
         ("IND01", vec![1002u64, 1003, 1090, 1091]),
         ("JPN01", vec![2001, 2002]),
@@ -327,7 +347,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     }
     let signed = checkpoint(&mut node, &cli.keys)?;
     println!(
-        "\n9. Signed {signed} checkpoint(s) with the key in {}",
+        "\n10. Signed {signed} checkpoint(s) with the key in {}",
         cli.keys.display()
     );
     for c in node.chains().filter(|c| c.seq > 0) {
@@ -341,6 +361,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     println!(
         "\nNext: `tanso verify` re-hashes and replays every chain against the signed checkpoints;"
     );
-    println!("      `tanso history --serial 100` shows everything that touched serial IND01 100.");
+    println!("      `tanso history --serial 100` shows everything that touched serial IND01 100;");
+    println!("      `tanso transfers` lists cross-registry transfers with their status.");
     Ok(0)
 }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bench;
 pub mod demo;
+pub mod link;
 pub mod query;
 
 use anyhow::{Context, Result};
@@ -84,11 +85,28 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Proposes units to another registry (cross-registry transfer, LINK.md §7.6 mode B); runs
+    /// the link if the acquiring registry is hosted in the same data directory.
+    TransferOut(link::TransferOutArgs),
+    /// Lists cross-registry transfers, outbound and inbound, with their DES status.
+    Transfers(link::TransfersArgs),
+    /// The link between registries.
+    Link {
+        #[command(subcommand)]
+        what: LinkCmd,
+    },
     /// Benchmarks (programs that print figures; never pass/fail on time).
     Bench {
         #[command(subcommand)]
         what: bench::BenchCmd,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LinkCmd {
+    /// Pumps messages between the registries of --data (and --peer) over the in-process
+    /// transport: proposals, decisions, acknowledgements, status queries, retries, timeouts.
+    Run(link::LinkRunArgs),
 }
 
 /// Entry point used by the `tanso` binary.
@@ -131,6 +149,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Checks { json } => query::checks(*json),
+        Cmd::TransferOut(a) => link::transfer_out(&cli, a),
+        Cmd::Transfers(a) => link::transfers(&cli, a),
+        Cmd::Link {
+            what: LinkCmd::Run(a),
+        } => link::run_link(&cli, a),
         Cmd::Bench { what } => bench::run(&cli, what),
     }
 }
