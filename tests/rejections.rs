@@ -152,6 +152,20 @@ fn build_base() -> (Image, Facts) {
             json!({"hold": "F-1", "kind": "legal_freeze", "account": 1002,
             "ranges": [{"start": 11, "end": 20}]}),
         ),
+        // A cross-registry transfer that timed out before anyone answered (status 7).
+        line(
+            "base-transfer-out",
+            REG,
+            "transfer_out",
+            json!({"from": 1003, "to_registry": "JPN01", "to_account": 2001,
+            "ranges": [{"start": 101, "end": 101}], "decide_by": "2000-01-01T00:00:00Z"}),
+        ),
+        line(
+            "base-expire-transfers",
+            REG,
+            "expire_transfers",
+            json!({"now": "2000-01-02T00:00:00Z"}),
+        ),
         line(
             "base-cross",
             REG,
@@ -444,6 +458,17 @@ cases! {
         |_| line("no-chain", "KOR01", "transfer", json!({"from": 1, "to": 2, "quantity": 1}));
     a_decision_on_a_mechanism_never_opened_is_4525 => [4525] Bound,
         |_| line("no-mechanism", "mechanism:OTHER", "record_decision", json!({"decision": "D-1", "kind": "issuance"}));
+    // ----- cross-registry transfers (the link's own codes are pinned in
+    // crates/tanso-core/tests/link.rs: see LINK_LEVEL) ---------------------------------------------
+    a_transfer_out_to_its_own_registry_is_1020 => [1020] Bound,
+        |_| line("out-to-self", REG, "transfer_out", json!({"from": 1002, "to_registry": "IND01",
+            "to_account": 1001, "quantity": 1, "unit": {"kind": "JCM"}, "decide_by": "2099-01-01T00:00:00Z"}));
+    a_malformed_transfer_id_is_2510 => [2510] Bound,
+        |_| line("cancel-malformed", REG, "cancel_transfer", json!({"transfer_id": "IND01-12"}));
+    cancelling_an_unknown_transfer_is_4501 => [4501] Bound,
+        |_| line("cancel-unknown", REG, "cancel_transfer", json!({"transfer_id": "IND01-000000099"}));
+    cancelling_a_decided_transfer_is_4502 => [4502] Bound,
+        |_| line("cancel-decided", REG, "cancel_transfer", json!({"transfer_id": "IND01-000000001"}));
     opening_an_open_registry_again_is_4526 => [4526] Bound,
         |_| line("open-again", REG, "open_registry", json!({}));
     opening_an_open_mechanism_again_is_4526 => [4526] Bound,
@@ -583,6 +608,26 @@ cases! {
 
 /// Codes `tanso apply` cannot produce, each tested in `crates/tanso-engine/tests/rejections.rs`
 /// (named there by its catalogue constant).
+/// Codes the link answers inside its messages (a Reject's codes, an alarm), never as the
+/// rejection of a command: pinned by the link's state-machine tests.
+const LINK_LEVEL: &[(u16, &str, &str)] = &[
+    (2511, "QUANTITY_MISMATCH", "a Reject's code for a proposal whose quantity is not its blocks' sum"),
+    (3032, "ATTRIBUTES_DISAGREE", "a Reject's code for a block naming another issuing registry"),
+    (3033, "SERIALS_ALREADY_PRESENT", "a Reject's code for serials already held or pending"),
+    (4503, "DECISION_CONFLICT", "an alarm for a COMMIT the receiver never accepted"),
+    (4504, "PROPOSE_AFTER_ABORT", "a Reject's code for a proposal after an abort tombstone"),
+];
+
+#[test]
+fn codes_only_the_link_answers_are_tested_in_the_link_tests() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/tanso-core/tests/link.rs");
+    let text = std::fs::read_to_string(path).expect("read the link's tests");
+    for (code, name, why) in LINK_LEVEL {
+        assert_eq!(code_def(*code), *name, "catalogue name of {code}");
+        assert!(text.contains(&format!("Code::{name}")), "{code} {name} ({why}) is not tested in {path}");
+    }
+}
+
 const ENGINE_LEVEL: &[(u16, &str, &str)] = &[
     (
         6005,
@@ -614,7 +659,11 @@ fn every_catalogue_code_is_produced_by_a_test() {
     );
 
     let produced: BTreeSet<u16> = all_cases().into_iter().flat_map(|(_, c)| c).collect();
-    let engine: BTreeSet<u16> = ENGINE_LEVEL.iter().map(|(c, _, _)| *c).collect();
+    let engine: BTreeSet<u16> = ENGINE_LEVEL
+        .iter()
+        .chain(LINK_LEVEL)
+        .map(|(c, _, _)| *c)
+        .collect();
     let untested: Vec<u16> = catalogue
         .iter()
         .filter(|c| !produced.contains(c) && !engine.contains(c))

@@ -309,3 +309,34 @@ fn envelopes_round_trip_through_their_bytes() {
     extra.push(0);
     assert!(Envelope::decode(&extra).is_err());
 }
+
+#[test]
+fn a_proposal_whose_quantity_or_attributes_disagree_is_rejected_with_2511_and_3032() {
+    let (mut s, mut r) = (registry(), receiver());
+    issue(&mut s, 1, 100, 2026);
+    out(&mut s, 10, 2002);
+    let LinkMessage::Propose(p) = s.link_outbox().remove(0).message else {
+        unreachable!()
+    };
+    let mut wrong_sum = p.clone();
+    wrong_sum.transfer_id = TransferId::new(ind01(), 50);
+    wrong_sum.quantity = 11;
+    let mut wrong_attrs = p.clone();
+    wrong_attrs.transfer_id = TransferId::new(ind01(), 51);
+    wrong_attrs.blocks[0].attributes.issuing = jpn01();
+    for (p, code) in [
+        (wrong_sum, Code::QUANTITY_MISMATCH),
+        (wrong_attrs, Code::ATTRIBUTES_DISAGREE),
+    ] {
+        let env = Envelope {
+            from: ind01(),
+            to: jpn01(),
+            message: LinkMessage::Propose(p),
+        };
+        match &deliver(&mut r, &env)[0].message {
+            LinkMessage::Reject { codes, .. } => assert_eq!(codes, &vec![code]),
+            m => panic!("{m:?}"),
+        }
+    }
+    assert!(r.link().pending.is_empty());
+}
