@@ -17,6 +17,8 @@ use tanso_core::*;
 use tanso_engine::chains::ChainRt;
 use tanso_engine::keys::{load_signing_key, sign_checkpoint};
 
+/// Entries of the IND01 chain in the demo's store (the demo is deterministic in its steps).
+const DEMO_IND01_ENTRIES: u64 = 2019;
 const CHAIN: &str = "IND01";
 
 /// A fresh copy of the demo's store and keys (the demo runs once per test binary).
@@ -214,7 +216,10 @@ fn the_untouched_demo_store_verifies() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5, "one line per chain:\n{out}");
     assert!(lines.iter().all(|l| l.starts_with("verify: ok ")), "{out}");
-    assert!(out.contains("verify: ok IND01 entries=2016 "), "{out}");
+    assert!(
+        out.contains(&format!("verify: ok IND01 entries={DEMO_IND01_ENTRIES} ")),
+        "{out}"
+    );
     assert!(out.contains("unanchored=0"), "{out}");
 }
 
@@ -296,7 +301,7 @@ fn a_deleted_entry_fails_verify_naming_it() {
             .expect("head");
         h.try_into().expect("32-byte head")
     };
-    set_head(&db, CHAIN, 2015, &head);
+    set_head(&db, CHAIN, DEMO_IND01_ENTRIES - 1, &head);
     drop(db);
 
     let out = verify_fails_at(&s, target);
@@ -357,7 +362,7 @@ fn truncation_after_a_checkpoint_fails_verify() {
     let out = verify_fails_at(&s, cut);
     assert!(
         out.contains(&format!(
-            "chain ends at seq {} but a signed checkpoint covers seq 2016: entries were truncated",
+            "chain ends at seq {} but a signed checkpoint covers seq {DEMO_IND01_ENTRIES}: entries were truncated",
             cut - 1
         )),
         "{out}"
@@ -402,7 +407,7 @@ fn a_chain_rehashed_and_resigned_with_an_untrusted_key_fails_verify() {
         rewritten.extend(out);
     }
     let rt = replay(&rewritten, CHAIN);
-    assert_eq!(rt.seq, 2016);
+    assert_eq!(rt.seq, DEMO_IND01_ENTRIES);
     set_head(&db, CHAIN, rt.seq, &rt.head);
     let attacker = SigningKey::from_bytes(&[7; 32]);
     resign(
@@ -419,7 +424,9 @@ fn a_chain_rehashed_and_resigned_with_an_untrusted_key_fails_verify() {
     let (code, out) = s.verify();
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.starts_with(&format!("verify: FAILED chain {CHAIN} entry 2016: ")),
+        out.starts_with(&format!(
+            "verify: FAILED chain {CHAIN} entry {DEMO_IND01_ENTRIES}: "
+        )),
         "{out}"
     );
     assert!(
@@ -440,7 +447,8 @@ fn a_chain_rehashed_and_resigned_with_an_untrusted_key_fails_verify() {
     let ok_out = String::from_utf8_lossy(&ok.stdout);
     assert_eq!(ok.status.code(), Some(0), "{ok_out}");
     assert!(
-        ok_out.contains("verify: ok IND01 entries=2016 ") && ok_out.contains("key=attacker"),
+        ok_out.contains(&format!("verify: ok IND01 entries={DEMO_IND01_ENTRIES} "))
+            && ok_out.contains("key=attacker"),
         "{ok_out}"
     );
 }
@@ -528,20 +536,24 @@ fn a_changed_checkpoint_fails_verify() {
     let db = s.db();
     let body: Vec<u8> = db
         .query_row(
-            "SELECT body FROM checkpoints WHERE chain = ?1 AND seq = 2016",
-            params![CHAIN],
+            "SELECT body FROM checkpoints WHERE chain = ?1 AND seq = ?2",
+            params![CHAIN, DEMO_IND01_ENTRIES as i64],
             |r| r.get(0),
         )
         .expect("checkpoint");
     let mut cp = SignedCheckpoint::decode(&body).expect("checkpoint decodes");
     cp.checkpoint.state_hash[0] ^= 0x01;
     db.execute(
-        "UPDATE checkpoints SET body = ?2 WHERE chain = ?1 AND seq = 2016",
-        params![CHAIN, cp.encode().expect("encode")],
+        "UPDATE checkpoints SET body = ?2 WHERE chain = ?1 AND seq = ?3",
+        params![
+            CHAIN,
+            cp.encode().expect("encode"),
+            DEMO_IND01_ENTRIES as i64
+        ],
     )
     .expect("rewrite checkpoint");
     drop(db);
 
-    let out = verify_fails_at(&s, 2016);
+    let out = verify_fails_at(&s, DEMO_IND01_ENTRIES);
     assert!(out.contains("bad signature on checkpoint"), "{out}");
 }

@@ -122,7 +122,8 @@ fn transfers(cli: &Cli, args: &TransfersArgs) -> Result<i32> {
         || args.blocks_seconds_max == 0
     {
         eprintln!(
-            "bench: --transfers, --seconds and --block-units must be positive, --blocks at least 2"
+            "bench: --transfers, --seconds, --block-units and --blocks-seconds-max must be \
+             positive, --blocks at least 2"
         );
         return Ok(2);
     }
@@ -1099,10 +1100,7 @@ impl Shadow {
             .range(..start)
             .next_back()
             .map_or(start, |(&s, _)| s);
-        loop {
-            let Some(&(b_end, owner)) = self.blocks.get(&cur) else {
-                break;
-            };
+        while let Some(&(b_end, owner)) = self.blocks.get(&cur) {
             let Some(next) = b_end.checked_add(1) else {
                 break;
             };

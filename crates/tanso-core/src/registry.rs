@@ -24,6 +24,27 @@ fn rej(code: Code, msg: impl Into<String>) -> Rejection {
     Rejection::one(code, msg)
 }
 
+/// A fast, deterministic hasher for integer keys (account ids). Keys are assigned by registry
+/// officers, not chosen by strangers, so flooding is not a concern here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+pub(crate) type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Append-only interning of repeated values (attributes, labels, freeze sets) so that a block
 /// is a few machine words. Index 0 is always the first value interned.
 #[derive(Clone, Debug)]
@@ -169,11 +190,11 @@ pub struct RegistryState {
     pub(crate) account_kinds: BTreeMap<AccountKindCode, AccountClass>,
     pub(crate) currencies: BTreeMap<CurrencyCode, u8>,
     pub(crate) holders: BTreeMap<HolderId, Holder>,
-    pub(crate) accounts: HashMap<AccountId, Account>,
+    pub(crate) accounts: IdMap<AccountId, Account>,
     pub(crate) blocks: BTreeMap<(RegistryId, u64), Block>,
     /// Per account: (attrs, labels, start) of every block it owns — sets in ascending serial
     /// order.
-    pub(crate) index: HashMap<AccountId, BTreeSet<(u32, u32, u64)>>,
+    pub(crate) index: IdMap<AccountId, BTreeSet<(u32, u32, u64)>>,
     pub(crate) attrs: Interner<UnitAttributes>,
     pub(crate) labels: Interner<Labels>,
     pub(crate) freeze_sets: Interner<Vec<u32>>,
@@ -184,6 +205,9 @@ pub struct RegistryState {
     pub(crate) business_keys: BTreeSet<BusinessKey>,
     pub(crate) corrected: BTreeSet<u64>,
     pub(crate) link: crate::link::LinkState,
+    /// Set while `decide` folds the events it has just checked: the account checks that it
+    /// ran are not repeated. Replay (and `verify`) folds with every check.
+    pub(crate) checked_by_decide: bool,
     pub(crate) undo: Vec<Undo>,
     pub(crate) logging: bool,
 }
@@ -214,9 +238,9 @@ impl RegistryState {
             account_kinds: BTreeMap::new(),
             currencies: BTreeMap::new(),
             holders: BTreeMap::new(),
-            accounts: HashMap::new(),
+            accounts: IdMap::default(),
             blocks: BTreeMap::new(),
-            index: HashMap::new(),
+            index: IdMap::default(),
             attrs: Interner::new(),
             labels: Interner::new(),
             freeze_sets,
@@ -227,6 +251,7 @@ impl RegistryState {
             business_keys: BTreeSet::new(),
             corrected: BTreeSet::new(),
             link: crate::link::LinkState::default(),
+            checked_by_decide: false,
             undo: Vec::new(),
             logging: false,
         }
@@ -838,6 +863,17 @@ impl RegistryState {
         Ok(())
     }
 
+    /// `emit` for an event whose account checks the caller has just run (`check_pair` on the
+    /// same state): the fold skips repeating them. Only the transfer command uses it.
+    fn emit_checked(&mut self, out: &mut Vec<Event>, ev: Event) -> R<()> {
+        self.checked_by_decide = true;
+        let r = self.fold(&ev);
+        self.checked_by_decide = false;
+        r?;
+        out.push(ev);
+        Ok(())
+    }
+
     pub(crate) fn require_open(&self) -> R<RegistryId> {
         self.registry
             .ok_or_else(|| rej(Code::CHAIN_NOT_OPENED, "the registry has not been opened"))
@@ -962,7 +998,7 @@ impl RegistryState {
             Command::Transfer { from, to, units } => {
                 self.check_pair(*from, *to, AccountClass::can_receive_transfer, "transfers")?;
                 let ranges = self.select(*from, units)?;
-                self.emit(
+                self.emit_checked(
                     out,
                     Event::Transferred {
                         from: *from,
@@ -1703,7 +1739,9 @@ impl RegistryState {
                 Ok(())
             }
             Event::Transferred { from, to, ranges } => {
-                self.check_pair(*from, *to, AccountClass::can_receive_transfer, "transfers")?;
+                if !self.checked_by_decide {
+                    self.check_pair(*from, *to, AccountClass::can_receive_transfer, "transfers")?;
+                }
                 self.move_units(*from, *to, ranges)
             }
             Event::Retired {
@@ -2197,7 +2235,11 @@ impl RegistryState {
     }
 }
 
-fn set_map<K: Eq + Hash, V>(m: &mut HashMap<K, V>, k: K, v: Option<V>) {
+fn set_map<K: Eq + Hash, V, H: std::hash::BuildHasher>(
+    m: &mut HashMap<K, V, H>,
+    k: K,
+    v: Option<V>,
+) {
     match v {
         Some(v) => {
             m.insert(k, v);

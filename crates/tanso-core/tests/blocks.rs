@@ -177,3 +177,40 @@ fn holds_reserve_units_and_posting_moves_them() {
     assert_eq!(held_ranges(&s, 1), vec![(1, 70), (81, 100)]);
     s.check_invariants().unwrap();
 }
+
+/// Regression: the fold skips the account checks only for the transfer command, whose decide
+/// has just run them; a correction's reversing transfer into a frozen account is refused.
+#[test]
+fn a_correction_never_moves_units_into_a_frozen_account() {
+    let mut s = registry();
+    issue(&mut s, 1, 100, 2026);
+    let ev = ok(
+        &mut s,
+        Command::Transfer {
+            from: AccountId(1),
+            to: AccountId(2),
+            units: by_quantity(10),
+        },
+    );
+    ok(
+        &mut s,
+        Command::SetAccountStatus {
+            account: AccountId(1),
+            status: AccountStatus::Frozen,
+        },
+    );
+    let before = s.state_hash();
+    let c = codes(
+        &mut s,
+        Command::Correct {
+            target: CitedEntry {
+                seq: 7,
+                hash: [0; 32],
+                events: ev,
+            },
+            note: None,
+        },
+    );
+    assert_eq!(c, vec![2004]);
+    assert_eq!(s.state_hash(), before);
+}

@@ -126,14 +126,28 @@ fn writer_loop<S: Store>(
     batch_max: usize,
     clock: Clock,
 ) {
+    // Adaptive group commit: when the last batch held several commands (many clients are
+    // waiting on their answers), wait a moment for the clients just answered to send their
+    // next command, up to the last batch's size; a lone client never waits.
+    let gather = std::time::Duration::from_micros(200);
+    let mut last_len = 1usize;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
+        let deadline = std::time::Instant::now() + gather;
         while jobs.len() < batch_max {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
+                Err(_) if last_len > 1 && jobs.len() < last_len => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    match rx.recv_timeout(left) {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
                 Err(_) => break,
             }
         }
+        last_len = jobs.len();
         let (subs, replies): (Vec<Submission>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.sub, j.reply)).unzip();
         let ids: Vec<_> = subs.iter().map(|s| s.id.clone()).collect();

@@ -390,6 +390,7 @@ impl<S: Store> Node<S> {
         now: Timestamp,
     ) -> Result<Vec<Answer>, NodeError> {
         self.refuse_if_stopped()?;
+        let n_subs = subs.len();
         let mut runs: BTreeMap<u32, RunBuilder> = BTreeMap::new();
         let mut rejections: Vec<RejectionRecord> = Vec::new();
         let mut personal: Vec<PersonalRecord> = Vec::new();
@@ -458,7 +459,8 @@ impl<S: Store> Node<S> {
                     let run = runs.entry(chain_ix).or_insert_with(|| RunBuilder {
                         first_seq: rt.seq + 1,
                         prev_hash: rt.head,
-                        body: Vec::with_capacity(4096),
+                        // Entries are ~150 bytes: avoid regrowing a batch's run buffer.
+                        body: Vec::with_capacity(4096.max(160 * n_subs)),
                         entries: Vec::new(),
                     });
                     let offset = run.body.len();
@@ -659,12 +661,30 @@ impl<S: Store> Node<S> {
 
     /// Checks every citation in a command against the cited chain, and fills in the events of
     /// an entry cited for correction.
-    fn resolve_citations(
+    fn resolve_citations<'c>(
         &self,
         chain: &ChainId,
-        cmd: &Command,
+        cmd: &'c Command,
         runs: &BTreeMap<u32, RunBuilder>,
-    ) -> Result<Command, Rejection> {
+    ) -> Result<std::borrow::Cow<'c, Command>, Rejection> {
+        // Most commands cite nothing: no copy for them (the hot path).
+        let cites = matches!(
+            cmd,
+            Command::Issue {
+                citation: Some(_),
+                ..
+            } | Command::SetLabels {
+                citation: Some(_),
+                ..
+            } | Command::ReleaseHold {
+                decision: Some(_),
+                ..
+            } | Command::Correct { .. }
+                | Command::MultiLeg(_)
+        );
+        if !cites {
+            return Ok(std::borrow::Cow::Borrowed(cmd));
+        }
         let mut cmd = cmd.clone();
         match &mut cmd {
             Command::Issue {
@@ -688,12 +708,12 @@ impl<S: Store> Node<S> {
             }
             Command::MultiLeg(legs) => {
                 for leg in legs.iter_mut() {
-                    *leg = self.resolve_citations(chain, leg, runs)?;
+                    *leg = self.resolve_citations(chain, leg, runs)?.into_owned();
                 }
             }
             _ => {}
         }
-        Ok(cmd)
+        Ok(std::borrow::Cow::Owned(cmd))
     }
 
     fn cited_entry(
