@@ -611,20 +611,46 @@ cases! {
 /// Codes the link answers inside its messages (a Reject's codes, an alarm), never as the
 /// rejection of a command: pinned by the link's state-machine tests.
 const LINK_LEVEL: &[(u16, &str, &str)] = &[
-    (2511, "QUANTITY_MISMATCH", "a Reject's code for a proposal whose quantity is not its blocks' sum"),
-    (3032, "ATTRIBUTES_DISAGREE", "a Reject's code for a block naming another issuing registry"),
-    (3033, "SERIALS_ALREADY_PRESENT", "a Reject's code for serials already held or pending"),
-    (4503, "DECISION_CONFLICT", "an alarm for a COMMIT the receiver never accepted"),
-    (4504, "PROPOSE_AFTER_ABORT", "a Reject's code for a proposal after an abort tombstone"),
+    (
+        2511,
+        "QUANTITY_MISMATCH",
+        "a Reject's code for a proposal whose quantity is not its blocks' sum",
+    ),
+    (
+        3032,
+        "ATTRIBUTES_DISAGREE",
+        "a Reject's code for a block naming another issuing registry",
+    ),
+    (
+        3033,
+        "SERIALS_ALREADY_PRESENT",
+        "a Reject's code for serials already held or pending",
+    ),
+    (
+        4503,
+        "DECISION_CONFLICT",
+        "an alarm for a COMMIT the receiver never accepted",
+    ),
+    (
+        4504,
+        "PROPOSE_AFTER_ABORT",
+        "a Reject's code for a proposal after an abort tombstone",
+    ),
 ];
 
 #[test]
 fn codes_only_the_link_answers_are_tested_in_the_link_tests() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/tanso-core/tests/link.rs");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/tanso-core/tests/link.rs"
+    );
     let text = std::fs::read_to_string(path).expect("read the link's tests");
     for (code, name, why) in LINK_LEVEL {
         assert_eq!(code_def(*code), *name, "catalogue name of {code}");
-        assert!(text.contains(&format!("Code::{name}")), "{code} {name} ({why}) is not tested in {path}");
+        assert!(
+            text.contains(&format!("Code::{name}")),
+            "{code} {name} ({why}) is not tested in {path}"
+        );
     }
 }
 

@@ -355,6 +355,10 @@ impl RegistryState {
 
     // ----- decide ---------------------------------------------------------------------------
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the fields of the TransferOut command, passed as they are"
+    )]
     pub(crate) fn decide_transfer_out(
         &mut self,
         out: &mut Vec<Event>,

@@ -1281,7 +1281,10 @@ impl RegistryState {
             .ok_or_else(|| rej(Code::HOLD_UNKNOWN, format!("hold {id} does not exist")))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the fields of the Issue command, passed as they are"
+    )]
     fn decide_issue(
         &mut self,
         out: &mut Vec<Event>,

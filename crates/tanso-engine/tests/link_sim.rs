@@ -487,12 +487,12 @@ impl Sim {
                         return Err(format!("I3: {id} quantities differ"));
                     }
                 }
-                TransferStatus::Terminated if rec.proposal.is_some() => {
-                    if o.and_then(|o| o.decision.as_ref()).map(|d| d.verdict)
-                        != Some(Verdict::Abort)
-                    {
-                        return Err(format!("I3: {id} aborted at R without S's ABORT"));
-                    }
+                TransferStatus::Terminated
+                    if rec.proposal.is_some()
+                        && o.and_then(|o| o.decision.as_ref()).map(|d| d.verdict)
+                            != Some(Verdict::Abort) =>
+                {
+                    return Err(format!("I3: {id} aborted at R without S's ABORT"));
                 }
                 _ => {}
             }

@@ -81,8 +81,14 @@ impl HistoryIndex {
                 )
                 .map_err(io)?;
             for t in touches {
-                ins.execute(params![t.issuing, to_i64(t.start)?, to_i64(t.end)?, chain, to_i64(t.seq)?])
-                    .map_err(io)?;
+                ins.execute(params![
+                    t.issuing,
+                    to_i64(t.start)?,
+                    to_i64(t.end)?,
+                    chain,
+                    to_i64(t.seq)?
+                ])
+                .map_err(io)?;
                 longest
                     .execute(params![t.issuing, to_i64(t.end - t.start)?])
                     .map_err(io)?;
@@ -147,8 +153,12 @@ mod tests {
             end,
             seq,
         };
-        h.add("IND01", 3, &[t(1, 3000, 1), t(2001, 3000, 2), t(1, 2000, 3)])
-            .unwrap();
+        h.add(
+            "IND01",
+            3,
+            &[t(1, 3000, 1), t(2001, 3000, 2), t(1, 2000, 3)],
+        )
+        .unwrap();
         assert_eq!(h.watermark("IND01").unwrap(), 3);
         assert_eq!(
             h.lookup("IND01", 2500).unwrap(),

@@ -20,7 +20,10 @@ pub fn rejection_json(id: Option<&str>, r: &Rejection, replayed: bool, dry_run: 
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the fields of an accepted answer, as the engine hands them over"
+)]
 pub fn accepted_json(
     id: &str,
     chain: &ChainId,
