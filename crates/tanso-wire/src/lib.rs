@@ -194,6 +194,19 @@ impl<'a> Obj<'a> {
         }
         Ok(Money(n))
     }
+    /// An RFC 3339 UTC time (`PERIOD_INVALID` if it is not one).
+    fn time(&self, k: &str) -> R<Timestamp> {
+        let s = self.str(k)?;
+        parse_time(s).ok_or_else(|| {
+            Rejection::one(
+                Code::PERIOD_INVALID,
+                format!("{k} {s:?} is not RFC 3339 UTC"),
+            )
+        })
+    }
+    fn opt_time(&self, k: &str) -> R<Option<Timestamp>> {
+        self.opt(k).map(|_| self.time(k)).transpose()
+    }
     fn id<T>(&self, k: &str, parse: fn(&str) -> Result<T, Code>) -> R<T> {
         let s = self.str(k)?;
         parse(s).map_err(|c| Rejection::one(c, format!("{k} {s:?} is malformed")))
@@ -646,15 +659,7 @@ impl Ctx<'_, '_> {
                     }
                     None => HoldTarget::Units(self.selection(o)?),
                 },
-                expires_at: match o.opt_str("expires_at")? {
-                    None => None,
-                    Some(s) => Some(parse_time(s).ok_or_else(|| {
-                        Rejection::one(
-                            Code::PERIOD_INVALID,
-                            format!("expires_at {s:?} is not RFC 3339 UTC"),
-                        )
-                    })?),
-                },
+                expires_at: o.opt_time("expires_at")?,
             },
             "release_hold" => Command::ReleaseHold {
                 hold: o.id("hold", HoldId::parse)?,
@@ -667,15 +672,7 @@ impl Ctx<'_, '_> {
                 part: self.hold_part(o)?,
             },
             "expire_holds" => Command::ExpireHolds {
-                now: {
-                    let s = o.str("now")?;
-                    parse_time(s).ok_or_else(|| {
-                        Rejection::one(
-                            Code::PERIOD_INVALID,
-                            format!("now {s:?} is not RFC 3339 UTC"),
-                        )
-                    })?
-                },
+                now: o.time("now")?,
             },
             "deposit_cash" | "withdraw_cash" => {
                 let (account, currency, amount) = (
@@ -732,29 +729,13 @@ impl Ctx<'_, '_> {
                 to_registry: o.id("to_registry", RegistryId::parse)?,
                 to_account: account("to_account")?,
                 units: self.selection(o)?,
-                decide_by: match o.opt_str("decide_by")? {
-                    Some(s) => parse_time(s).ok_or_else(|| {
-                        Rejection::one(
-                            Code::PERIOD_INVALID,
-                            format!("decide_by {s:?} is not RFC 3339 UTC"),
-                        )
-                    })?,
-                    None => return Err(malformed("missing field decide_by")),
-                },
+                decide_by: o.time("decide_by")?,
             },
             "cancel_transfer" => Command::CancelTransfer {
                 transfer_id: o.id("transfer_id", tanso_core::link::TransferId::parse)?,
             },
             "expire_transfers" => Command::ExpireTransfers {
-                now: {
-                    let s = o.str("now")?;
-                    parse_time(s).ok_or_else(|| {
-                        Rejection::one(
-                            Code::PERIOD_INVALID,
-                            format!("now {s:?} is not RFC 3339 UTC"),
-                        )
-                    })?
-                },
+                now: o.time("now")?,
             },
             "set_suspense_account" => Command::SetSuspenseAccount {
                 account: account("account")?,
