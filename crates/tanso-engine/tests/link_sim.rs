@@ -732,3 +732,48 @@ fn a_failing_seed_replays_identically() {
         (b.transfers, b.committed, b.crashes, b.points)
     );
 }
+
+#[test]
+fn undecodable_or_misaddressed_messages_are_dropped_and_change_nothing() {
+    let mut sim = Sim::new(11, Faults::default(), Vec::new(), 0);
+    let before = (
+        sim.r.state().state_hash(),
+        sim.r
+            .node
+            .chain(&ChainId::parse("JPN01").unwrap())
+            .unwrap()
+            .seq,
+    );
+    let now = sim.now;
+    let got = sim
+        .r
+        .driver
+        .receive(&mut sim.r.node, b"not a message", now)
+        .unwrap();
+    assert!(
+        matches!(got, Received::Dropped(ref why) if why.starts_with("6006")),
+        "{got:?}"
+    );
+    // A message for a registry this node does not host.
+    sim.transfer_out();
+    let mut env = sim.s.state().link_outbox().remove(0);
+    env.to = RegistryId::parse("KOR01").unwrap();
+    let got = sim
+        .r
+        .driver
+        .receive(&mut sim.r.node, &env.encode(), now)
+        .unwrap();
+    assert!(
+        matches!(got, Received::Dropped(ref why) if why.starts_with("6005")),
+        "{got:?}"
+    );
+    let after = (
+        sim.r.state().state_hash(),
+        sim.r
+            .node
+            .chain(&ChainId::parse("JPN01").unwrap())
+            .unwrap()
+            .seq,
+    );
+    assert_eq!(before, after);
+}
