@@ -80,6 +80,12 @@ pub enum Cmd {
     },
     /// Signs a checkpoint for every chain that grew since its last one.
     Checkpoint,
+    /// The erasable side store of personal and free text (names, beneficiary names, notes):
+    /// the chains carry only salted hashes of it.
+    Personal {
+        #[command(subcommand)]
+        what: PersonalCmd,
+    },
     /// Lists the catalogue of numbered checks.
     Checks {
         #[arg(long)]
@@ -99,6 +105,22 @@ pub enum Cmd {
     Bench {
         #[command(subcommand)]
         what: bench::BenchCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PersonalCmd {
+    /// Shows the text behind a reference (the hex `*_ref` of an event) and checks that its
+    /// salted hash matches.
+    Show {
+        #[arg(long = "ref")]
+        reference: String,
+    },
+    /// Erases the text and salt behind a reference. The chain keeps the hash, still verifies,
+    /// and no longer reveals anything.
+    Erase {
+        #[arg(long = "ref")]
+        reference: String,
     },
 }
 
@@ -149,6 +171,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Checks { json } => query::checks(*json),
+        Cmd::Personal { what } => query::personal(&cli, what),
         Cmd::TransferOut(a) => link::transfer_out(&cli, a),
         Cmd::Transfers(a) => link::transfers(&cli, a),
         Cmd::Link {

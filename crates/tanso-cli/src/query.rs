@@ -278,3 +278,46 @@ pub fn checks(json_out: bool) -> Result<i32> {
     }
     Ok(0)
 }
+
+pub fn personal(cli: &Cli, what: &crate::PersonalCmd) -> Result<i32> {
+    let parse = |r: &str| -> Result<[u8; 32]> {
+        let v = hex::decode(r).context("--ref is 64 hex digits")?;
+        v.try_into()
+            .map_err(|_| anyhow::anyhow!("--ref is 64 hex digits"))
+    };
+    let mut store = open_store(&cli.data)?;
+    match what {
+        crate::PersonalCmd::Show { reference } => {
+            let r = parse(reference)?;
+            match store.personal(&r)? {
+                None => {
+                    println!("no text behind {reference} (never stored, or erased)");
+                    Ok(1)
+                }
+                Some(p) => {
+                    use sha2::{Digest, Sha256};
+                    let mut h = Sha256::new();
+                    h.update(p.salt);
+                    h.update(p.text.as_bytes());
+                    let ok = <[u8; 32]>::from(h.finalize()) == r;
+                    println!("{}", p.text);
+                    eprintln!(
+                        "salted hash {}",
+                        if ok { "matches" } else { "DOES NOT MATCH" }
+                    );
+                    Ok(if ok { 0 } else { 1 })
+                }
+            }
+        }
+        crate::PersonalCmd::Erase { reference } => {
+            let r = parse(reference)?;
+            if store.erase_personal(&r)? {
+                println!("erased the text behind {reference}; the chain keeps only its hash");
+                Ok(0)
+            } else {
+                println!("nothing to erase behind {reference}");
+                Ok(1)
+            }
+        }
+    }
+}
