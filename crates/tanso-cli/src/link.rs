@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tanso_core::link::{TransferStatus, Verdict};
 use tanso_core::*;
-use tanso_engine::link::{Faults, LinkDriver, LinkPolicy, LossyNet, Received};
+use tanso_engine::link::{Faults, LinkDriver, LinkPolicy, LossyNet, Received, Transport};
 use tanso_engine::{system_clock, Node, Outcome, Submission};
 use tanso_store_sqlite::SqliteStore;
 
@@ -77,7 +77,7 @@ fn quiet(node: &Node<SqliteStore>) -> bool {
 
 fn pump(
     parties: &mut [Party],
-    net: &mut LossyNet,
+    net: &mut dyn Transport,
     until_settled: bool,
     deadline: Instant,
 ) -> Result<PumpStats> {
@@ -91,12 +91,12 @@ fn pump(
                 .expire(&mut p.node, now)
                 .context("run the coordinator's timer")?;
             for env in p.driver.due(&p.node, now) {
-                net.send_at(&env, now);
+                net.send(&env, now);
                 stats.sent += 1;
                 busy = true;
             }
         }
-        while let Some((to, bytes)) = net.recv_any(now) {
+        while let Some((to, bytes)) = net.recv(now) {
             busy = true;
             stats.delivered += 1;
             let Some(p) = parties.iter_mut().find(|p| hosts(&p.node, to)) else {
@@ -104,7 +104,7 @@ fn pump(
             };
             if let Received::Replies(replies) = p.driver.receive(&mut p.node, &bytes, now)? {
                 for r in replies {
-                    net.send_at(&r, now);
+                    net.send(&r, now);
                     stats.sent += 1;
                 }
             }

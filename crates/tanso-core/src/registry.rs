@@ -158,6 +158,7 @@ pub struct BlockView {
     pub frozen_by: Vec<HoldId>,
 }
 
+#[derive(Clone)]
 pub(crate) enum Undo {
     Block((RegistryId, u64), Option<Block>),
     Account(AccountId, Option<Account>),
@@ -210,13 +211,6 @@ pub struct RegistryState {
     pub(crate) checked_by_decide: bool,
     pub(crate) undo: Vec<Undo>,
     pub(crate) logging: bool,
-}
-
-impl Clone for Undo {
-    fn clone(&self) -> Self {
-        // Undo logs are never cloned with live content (clones happen between commands).
-        Undo::NextSerial(0)
-    }
 }
 
 impl Default for RegistryState {

@@ -39,12 +39,15 @@ impl Default for LinkPolicy {
     }
 }
 
-/// Moves message bytes between registries. Implementations may lose, duplicate, delay and
-/// reorder; they must not invent bytes (signatures will make sure of that later).
+/// Moves message bytes between registries: the seam where the network link will plug in.
+/// Implementations may lose, duplicate, delay and reorder; they must not invent bytes
+/// (signatures will make sure of that later).
 pub trait Transport {
-    fn send(&mut self, env: &Envelope);
-    /// The next message for `to` that can be delivered at `now`, if any.
-    fn recv(&mut self, to: RegistryId, now: Timestamp) -> Option<Vec<u8>>;
+    fn send(&mut self, env: &Envelope, now: Timestamp);
+    /// A message deliverable at `now`, with the registry it is for, if any.
+    fn recv(&mut self, now: Timestamp) -> Option<(RegistryId, Vec<u8>)>;
+    /// Messages sent and not yet delivered (or dropped).
+    fn in_flight(&self) -> usize;
 }
 
 /// A small deterministic generator (SplitMix64) for seeded faults and jitter.
@@ -89,8 +92,6 @@ pub struct LossyNet {
     /// (deliver_at, order, to, bytes)
     queue: Vec<(Timestamp, u64, RegistryId, Vec<u8>)>,
     order: u64,
-    /// The network's notion of now: the last time anyone received.
-    now: Timestamp,
     pub sent: u64,
     pub dropped: u64,
     pub duplicated: u64,
@@ -103,15 +104,13 @@ impl LossyNet {
             faults,
             queue: Vec::new(),
             order: 0,
-            now: Timestamp(0),
             sent: 0,
             dropped: 0,
             duplicated: 0,
         }
     }
 
-    /// Sends at a given time (the transport's own clock is the caller's).
-    pub fn send_at(&mut self, env: &Envelope, now: Timestamp) {
+    fn send_at(&mut self, env: &Envelope, now: Timestamp) {
         self.sent += 1;
         if self.rng.chance(self.faults.drop_per_mille) {
             self.dropped += 1;
@@ -136,19 +135,9 @@ impl LossyNet {
         }
     }
 
-    pub fn in_flight(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Earliest time something becomes deliverable.
-    pub fn next_delivery(&self) -> Option<Timestamp> {
-        self.queue.iter().map(|q| q.0).min()
-    }
-
     /// Removes and returns a deliverable message for anyone (deterministic choice among the
-    /// deliverable ones, by the seed).
-    pub fn recv_any(&mut self, now: Timestamp) -> Option<(RegistryId, Vec<u8>)> {
-        self.now = self.now.max(now);
+    /// deliverable ones, by the seed: later messages may overtake earlier ones).
+    fn recv_any(&mut self, now: Timestamp) -> Option<(RegistryId, Vec<u8>)> {
         let ready: Vec<usize> = (0..self.queue.len())
             .filter(|&i| self.queue[i].0 <= now)
             .collect();
@@ -162,13 +151,14 @@ impl LossyNet {
 }
 
 impl Transport for LossyNet {
-    fn send(&mut self, env: &Envelope) {
-        self.send_at(env, self.now)
+    fn send(&mut self, env: &Envelope, now: Timestamp) {
+        self.send_at(env, now)
     }
-    fn recv(&mut self, to: RegistryId, now: Timestamp) -> Option<Vec<u8>> {
-        self.now = self.now.max(now);
-        let i = (0..self.queue.len()).find(|&i| self.queue[i].2 == to && self.queue[i].0 <= now)?;
-        Some(self.queue.remove(i).3)
+    fn recv(&mut self, now: Timestamp) -> Option<(RegistryId, Vec<u8>)> {
+        self.recv_any(now)
+    }
+    fn in_flight(&self) -> usize {
+        self.queue.len()
     }
 }
 

@@ -428,7 +428,7 @@ impl<S: Store> Node<S> {
                 continue;
             }
             // 2. Same id in an earlier batch.
-            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed, &runs)? {
+            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
                 answers.push(a);
                 same_fp.push(usize::MAX);
                 keyed_of.push(keyed);
@@ -538,7 +538,6 @@ impl<S: Store> Node<S> {
         fp: u64,
         id: &CommandId,
         keyed: &[u8; 32],
-        _runs: &BTreeMap<u32, RunBuilder>,
     ) -> Result<Option<Answer>, NodeError> {
         let locs: Vec<Loc> = match self.accepted_collisions.get(&fp) {
             Some(v) => v.clone(),

@@ -11,7 +11,7 @@ use tanso_core::link::{Outbound, TransferStatus, Verdict};
 use tanso_core::rangeset::RangeSet;
 use tanso_core::registry::RegistryState;
 use tanso_core::*;
-use tanso_engine::link::{Faults, LinkDriver, LinkPolicy, LossyNet, Received, Rng};
+use tanso_engine::link::{Faults, LinkDriver, LinkPolicy, LossyNet, Received, Rng, Transport};
 use tanso_engine::{Node, NodeConfig, Submission};
 use tanso_store::memory::{InjectedFailure, MemoryStore};
 
@@ -288,7 +288,7 @@ impl Sim {
                 e.message.name(),
                 e.message.transfer_id()
             ));
-            self.net.send_at(e, self.now);
+            self.net.send(e, self.now);
         }
         if self.point(side, Point::AfterSend) {
             self.crash(side);
@@ -296,7 +296,7 @@ impl Sim {
     }
 
     fn deliver(&mut self) -> bool {
-        let Some((to, bytes)) = self.net.recv_any(self.now) else {
+        let Some((to, bytes)) = self.net.recv(self.now) else {
             return false;
         };
         let side = if to == self.s.id { Side::S } else { Side::R };
