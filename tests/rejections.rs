@@ -588,6 +588,12 @@ cases! {
         |f| line("correct-nothing", REG, "correct", json!({"seq": 999_999, "hash": f.corrected.1}));
     reusing_a_business_key_is_4524 => [4524] Bound,
         |_| issue("key-again", json!({"business_key": "issuance:JC-1:IND01"}));
+    issuing_from_an_entry_that_is_no_issuance_notification_is_8006 => [8006] Bound,
+        |f| line("issue-from-record", REG, "issue_from_decision", json!({"citation":
+            {"chain": MECH, "seq": f.decision.0, "hash": f.decision.1}}));
+    a_jcm_step_by_an_actor_without_the_role_is_8001 => [8001] Bound,
+        |_| line("propose-nobody", MECH, "jcm_propose", json!({"decision": "JC-9",
+            "subject": {"type": "designate_tpe", "tpe": "tpe:x"}}));
     recording_a_decision_twice_is_4524 => [4524] Bound,
         |_| line("decision-again", MECH, "record_decision", json!({"decision": "JC-1", "kind": "issuance"}));
 
@@ -654,6 +660,108 @@ fn codes_only_the_link_answers_are_tested_in_the_link_tests() {
     }
 }
 
+/// Codes of the JCM cycle's state machine, each pinned (with the state hash unchanged) by the
+/// mechanism's tests on the core; 8001 and 8006 are also produced here through `apply`.
+const JCM_LEVEL: &[(u16, &str, &str)] = &[
+    (
+        3060,
+        "UNITS_NOT_AUTHORIZED",
+        "foreign JCM credits retired towards the NDC",
+    ),
+    (
+        8002,
+        "PARTY_NOT_IN_MECHANISM",
+        "a participant or host outside the parties",
+    ),
+    (8003, "MOTION_UNKNOWN", "concurring with no open motion"),
+    (
+        8004,
+        "SAME_SIDE_CONCURRENCE",
+        "a decision concurred by the same side",
+    ),
+    (
+        8005,
+        "DECISION_NOT_ADOPTED",
+        "notifying before both sides decided",
+    ),
+    (
+        8010,
+        "METHODOLOGY_UNKNOWN",
+        "a methodology with no executable module",
+    ),
+    (
+        8011,
+        "METHODOLOGY_NOT_APPROVED",
+        "a PDD on an unapproved methodology",
+    ),
+    (8012, "STEP_NOT_VALID_IN_STATE", "a step out of order"),
+    (8013, "PUBLIC_INPUT_NOT_OVER", "closing public input early"),
+    (8014, "PROJECT_UNKNOWN", "a step on no project"),
+    (
+        8020,
+        "PARAMETER_MISSING",
+        "a monitoring report missing a value",
+    ),
+    (
+        8021,
+        "PARAMETER_UNKNOWN",
+        "a PDD naming a monitored value ex ante",
+    ),
+    (8022, "PARAMETER_INVALID", "a negative monitored value"),
+    (
+        8023,
+        "CRITERIA_NOT_MET",
+        "a PDD not affirming every criterion",
+    ),
+    (8024, "ALLOCATION_INVALID", "percentages not summing to 100"),
+    (
+        8030,
+        "PERIOD_OUTSIDE_CREDITING",
+        "a period past the crediting period",
+    ),
+    (
+        8031,
+        "PERIOD_OVERLAPS",
+        "a period overlapping a reported one",
+    ),
+    (
+        8032,
+        "PERIOD_ALREADY_ISSUED",
+        "a second decision for a period",
+    ),
+    (
+        8033,
+        "EXCEEDS_VERIFIED",
+        "a request or decision above the verified amount",
+    ),
+    (
+        8034,
+        "VERIFIED_EXCEEDS_COMPUTED",
+        "verifying more than computed",
+    ),
+    (
+        8035,
+        "ACTIVITY_NOT_ELIGIBLE",
+        "registration outside the list under policy block",
+    ),
+];
+
+#[test]
+fn codes_of_the_jcm_cycle_are_tested_on_the_core() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/tanso-core/tests/jcm.rs"
+    );
+    let text = std::fs::read_to_string(path).expect("read the JCM tests");
+    for (code, name, why) in JCM_LEVEL {
+        assert_eq!(code_def(*code), *name, "catalogue name of {code}");
+        assert!(
+            text.contains(&format!("Code::{name}")),
+            "{code} {name} ({why}) is not tested in {path}"
+        );
+    }
+}
+
 const ENGINE_LEVEL: &[(u16, &str, &str)] = &[
     (
         6005,
@@ -688,6 +796,7 @@ fn every_catalogue_code_is_produced_by_a_test() {
     let engine: BTreeSet<u16> = ENGINE_LEVEL
         .iter()
         .chain(LINK_LEVEL)
+        .chain(JCM_LEVEL)
         .map(|(c, _, _)| *c)
         .collect();
     let untested: Vec<u16> = catalogue

@@ -18,7 +18,7 @@ use tanso_engine::chains::ChainRt;
 use tanso_engine::keys::{load_signing_key, sign_checkpoint};
 
 /// Entries of the IND01 chain in the demo's store (the demo is deterministic in its steps).
-const DEMO_IND01_ENTRIES: u64 = 2019;
+const DEMO_IND01_ENTRIES: u64 = 2018;
 const CHAIN: &str = "IND01";
 
 /// A fresh copy of the demo's store and keys (the demo runs once per test binary).

@@ -61,9 +61,14 @@ impl Sandbox {
     /// Every file of the data and keys directories, in memory (no `tanso` may be running).
     pub fn image(&self) -> Image {
         let mut files = Vec::new();
-        for dir in [&self.data, &self.keys] {
-            for entry in std::fs::read_dir(dir).expect("read dir") {
+        let mut dirs = vec![self.data.clone(), self.keys.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read dir") {
                 let path = entry.expect("dir entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
                 let rel = path
                     .strip_prefix(self.dir.path())
                     .expect("inside the sandbox")

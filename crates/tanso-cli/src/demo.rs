@@ -10,7 +10,10 @@ use crate::{checkpoint, open_node, Cli};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
-use tanso_core::{AccountId, ChainId};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tanso_core::jcm::JcmEvent;
+use tanso_core::{AccountId, ChainId, Date, Event, Timestamp};
 use tanso_engine::{system_clock, Answer, Engine, Outcome};
 use tanso_store_sqlite::SqliteStore;
 use tanso_wire::{os_salt, parse_value};
@@ -18,6 +21,10 @@ use tanso_wire::{os_salt, parse_value};
 struct Demo {
     engine: Engine<SqliteStore>,
     next: u64,
+    /// The writer's clock while the demo replays the JCM cycle's months (microseconds; 0 =
+    /// the system clock). Every simulated time lies in the past, so entry times stay
+    /// monotonic when the demo returns to the system clock.
+    clock: Arc<AtomicI64>,
 }
 
 impl Demo {
@@ -90,9 +97,20 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         println!("demo: starting in empty {}", data.display());
     }
     let node = open_node(data)?;
+    let clock = Arc::new(AtomicI64::new(at("2025-09-01")?));
+    let sim = clock.clone();
+    let system = system_clock();
     let mut d = Demo {
-        engine: Engine::start(node, 8000, system_clock()),
+        engine: Engine::start(
+            node,
+            8000,
+            Box::new(move || match sim.load(Ordering::SeqCst) {
+                0 => system(),
+                t => Timestamp(t),
+            }),
+        ),
         next: 0,
+        clock,
     };
 
     println!("\n1. Chains: India's registry IND01, Japan's registry JPN01, the JCM Joint Committee, both parties' authorities");
@@ -148,6 +166,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         ("JPN01", 2001, 1, "party-holding"),
         ("JPN01", 2002, 2, "entity-holding"),
         ("JPN01", 2080, 1, "pending-issuance"),
+        ("JPN01", 2090, 1, "retirement"),
     ] {
         setup.push(cmd(
             chain,
@@ -158,102 +177,26 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     }
     d.must(setup)?;
 
-    println!("3. The Joint Committee decides an issuance of 1,090 JCM credits (TV-8b: 1,500 MWh × 0.727)");
-    let decision = d.must(vec![cmd(
-        "mechanism:JCM-IND-JPN",
-        "jc:chair",
-        "record_decision",
-        json!({"decision": "JC-2026-001", "kind": "issuance"}),
-    )])?;
-    let dec = accepted(&decision[0]).context("decision")?;
-    let cite =
-        json!({"chain": dec.chain.to_string(), "seq": dec.seq, "hash": hex::encode(dec.hash)});
-    println!(
-        "   decision recorded at mechanism:JCM-IND-JPN #{} {}",
-        dec.seq,
-        &hex::encode(dec.hash)[..16]
-    );
+    jcm_cycle(&mut d, &cli.data)?;
+    d.clock.store(0, Ordering::SeqCst);
 
-    println!("4. Each registry issues its share, citing the decision (allocation 50% JP gov / 40% JP PP / 10% IN PP: 545 / 436 / 109)");
-    let period = json!({"start": "2026-01-01", "end": "2026-12-31"});
-    let issued = d.must(vec![
-        cmd(
-            "IND01",
-            "registry-manager:ind",
-            "issue",
-            json!({
-            "account": 1080, "kind": "JCM", "project": "IN001", "period": period, "quantity": 109,
-            "unit_start": 1, "citation": cite, "business_key": "issuance:JC-2026-001:IND01"}),
-        ),
-        cmd(
-            "JPN01",
-            "registry-manager:jpn",
-            "issue",
-            json!({
-            "account": 2080, "kind": "JCM", "project": "IN001", "period": period, "quantity": 981,
-            "unit_start": 110, "citation": cite, "business_key": "issuance:JC-2026-001:JPN01"}),
-        ),
-    ])?;
-    for a in &issued {
-        if let Some(x) = accepted(a) {
-            println!(
-                "   {} #{}: {}",
-                x.chain,
-                x.seq,
-                answer_json(a, false)["events"][0]
-            );
-        }
-    }
-    let again = d.run(vec![cmd(
-        "IND01",
-        "registry-manager:ind",
-        "issue",
-        json!({
-        "account": 1080, "kind": "JCM", "project": "IN001", "period": period, "quantity": 109,
-        "citation": cite, "business_key": "issuance:JC-2026-001:IND01"}),
-    )])?;
-    println!(
-        "   a second issuance for the same decision and registry is refused: {:?}",
-        again[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
-    );
-
-    println!("5. Distribution from the pending-issuance accounts, then a partial transfer that splits a block");
-    d.must(vec![
-        cmd(
-            "IND01",
-            "registry-manager:ind",
-            "transfer",
-            json!({"from": 1080, "to": 1002, "quantity": 109, "unit": {"kind": "JCM"}}),
-        ),
-        cmd(
-            "JPN01",
-            "registry-manager:jpn",
-            "transfer",
-            json!({"from": 2080, "to": 2001, "quantity": 545, "unit": {"kind": "JCM"}}),
-        ),
-        cmd(
-            "JPN01",
-            "registry-manager:jpn",
-            "transfer",
-            json!({"from": 2080, "to": 2002, "quantity": 436, "unit": {"kind": "JCM"}}),
-        ),
-    ])?;
+    println!("\n9. A partial transfer that splits a block (vintage 2026)");
     let split = d.must(vec![cmd(
         "IND01",
         "ar:surya",
         "transfer",
-        json!({"from": 1002, "to": 1003, "quantity": 40, "unit": {"kind": "JCM"}}),
+        json!({"from": 1002, "to": 1003, "quantity": 40, "unit": vintage(2026)}),
     )])?;
     println!("   {}", answer_json(&split[0], false)["events"][0]);
     println!(
         "   (the sender keeps the low end of the split block, the recipient gets the high end)"
     );
 
-    println!("6. A retirement (beneficiary name kept off-chain) and a voluntary cancellation");
+    println!("10. A retirement (beneficiary name kept off-chain) and a voluntary cancellation");
     let ret = d.must(vec![
-        cmd("IND01", "ar:bharat", "retire", json!({"from": 1003, "to": 1090, "quantity": 25, "unit": {"kind": "JCM"},
+        cmd("IND01", "ar:bharat", "retire", json!({"from": 1003, "to": 1090, "quantity": 25, "unit": vintage(2026),
             "purpose": "voluntary", "beneficiary_holder": 3, "beneficiary_name": "Bharat Steel Ltd, FY2026 claims"})),
-        cmd("IND01", "ar:surya", "cancel", json!({"from": 1002, "to": 1091, "quantity": 10, "unit": {"kind": "JCM"}, "kind": "voluntary"})),
+        cmd("IND01", "ar:surya", "cancel", json!({"from": 1002, "to": 1091, "quantity": 10, "unit": vintage(2025), "kind": "voluntary"})),
     ])?;
     for a in &ret {
         println!("   {}", answer_json(a, false)["events"][0]);
@@ -270,7 +213,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     );
 
     let n = 2000u64;
-    println!("7. {n} small transfers back and forth, group-committed");
+    println!("11. {n} small transfers back and forth, group-committed");
     let bar = ProgressBar::new(n);
     bar.set_style(
         ProgressStyle::with_template("   {bar:40} {pos}/{len} transfers {per_sec}")
@@ -290,7 +233,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
                 "IND01",
                 "ar",
                 "transfer",
-                json!({"from": from, "to": to, "quantity": 1 + k % 3, "unit": {"kind": "JCM"}}),
+                json!({"from": from, "to": to, "quantity": 1 + k % 3, "unit": vintage(2026)}),
             ));
         }
         d.must(cmds)?;
@@ -302,9 +245,9 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         started.elapsed().as_secs_f64()
     );
 
-    println!("8. A cross-registry transfer: 10 of Bharat Steel's units leave IND01 for Nihon Energy's account in JPN01");
+    println!("12. A cross-registry transfer: 10 of Bharat Steel's units leave IND01 for Nihon Energy's account in JPN01");
     let out = d.must(vec![cmd("IND01", "ar:bharat", "transfer_out", json!({
-        "from": 1003, "to_registry": "JPN01", "to_account": 2002, "quantity": 10, "unit": {"kind": "JCM"},
+        "from": 1003, "to_registry": "JPN01", "to_account": 2002, "quantity": 10, "unit": vintage(2026),
         "decide_by": "2099-01-01T00:00:00Z"}))])?;
     println!("   {}", answer_json(&out[0], false)["events"][0]);
     let node = d.engine.shutdown().context("writer did not stop cleanly")?;
@@ -323,10 +266,10 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
             );
         }
     }
-    println!("\n9. Holdings");
+    println!("\n13. Holdings");
     for (chain, accounts) in [
         ("IND01", vec![1002u64, 1003, 1090, 1091]),
-        ("JPN01", vec![2001, 2002]),
+        ("JPN01", vec![2001, 2002, 2090]),
     ] {
         let id = ChainId::parse(chain).map_err(|c| anyhow::anyhow!("{c}"))?;
         let state = node
@@ -347,7 +290,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     }
     let signed = checkpoint(&mut node, &cli.keys)?;
     println!(
-        "\n10. Signed {signed} checkpoint(s) with the key in {}",
+        "\n14. Signed {signed} checkpoint(s) with the key in {}",
         cli.keys.display()
     );
     for c in node.chains().filter(|c| c.seq > 0) {
@@ -361,7 +304,337 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     println!(
         "\nNext: `tanso verify` re-hashes and replays every chain against the signed checkpoints;"
     );
-    println!("      `tanso history --serial 100` shows everything that touched serial IND01 100;");
+    println!("      `tanso history --serial 1` shows everything that touched serial IND01 1;");
+    println!("      `tanso jcm status` shows the JCM cycle: methodologies, projects, decisions;");
     println!("      `tanso transfers` lists cross-registry transfers with their status.");
     Ok(0)
+}
+
+fn vintage(year: u16) -> Value {
+    json!({"kind": "JCM", "project": "IN001", "vintage": year})
+}
+
+/// Microseconds of a date's midnight UTC.
+fn at(date: &str) -> Result<i64> {
+    let d = Date::parse(date).map_err(|c| anyhow::anyhow!("bad date {date}: {c}"))?;
+    Ok(d.days() as i64 * 86_400_000_000)
+}
+
+const MECH: &str = "mechanism:JCM-IND-JPN";
+
+/// The JCM cycle, from the Committee's constitution to issuance in both registries, on a
+/// simulated calendar (public input must run its 15 and 30 days).
+fn jcm_cycle(d: &mut Demo, data: &std::path::Path) -> Result<()> {
+    let doc =
+        |name: &str, text: &str| crate::jcm::store_document_bytes(data, text.as_bytes(), name);
+    let day = |d: &mut Demo, date: &str| -> Result<()> {
+        d.clock.store(at(date)?, Ordering::SeqCst);
+        Ok(())
+    };
+    let jc = |actor: &str, command: &str, fields: Value| cmd(MECH, actor, command, fields);
+    let decide = |id: &str, subject: Value| {
+        vec![
+            jc(
+                "jc:ind-1",
+                "jcm_propose",
+                json!({"decision": id, "subject": subject}),
+            ),
+            jc("jc:jpn-1", "jcm_concur", json!({"decision": id})),
+        ]
+    };
+
+    println!("3. The Joint Committee is constituted (a member from each government, a secretariat); it designates a TPE and adopts India's Article 6.2 activity list (both sides' consent)");
+    day(d, "2025-09-01")?;
+    let mut steps = vec![
+        jc(
+            "operator",
+            "jcm_appoint",
+            json!({"appointee": "jc:ind-1", "role": "member", "party": "IND"}),
+        ),
+        jc(
+            "operator",
+            "jcm_appoint",
+            json!({"appointee": "jc:jpn-1", "role": "member", "party": "JPN"}),
+        ),
+        jc(
+            "operator",
+            "jcm_appoint",
+            json!({"appointee": "jcm-secretariat", "role": "secretariat"}),
+        ),
+    ];
+    d.must(std::mem::take(&mut steps))?;
+    steps.push(jc(
+        "jcm-secretariat",
+        "jcm_appoint",
+        json!({"appointee": "pp:surya", "role": "participant", "party": "IND"}),
+    ));
+    steps.push(jc(
+        "jcm-secretariat",
+        "jcm_appoint",
+        json!({"appointee": "pp:nihon", "role": "participant", "party": "JPN"}),
+    ));
+    steps.extend(decide(
+        "JC-2025-001",
+        json!({"type": "designate_tpe", "tpe": "tpe:epic"}),
+    ));
+    steps.extend(decide(
+        "JC-2025-002",
+        json!({"type": "set_activity_list", "party": "IND", "activities": (1..=13).collect::<Vec<_>>()}),
+    ));
+    d.must(steps)?;
+
+    println!("4. Methodology IN_AM001 v1 (solar PV with battery storage): submitted, complete, 15 days of public input, approved by both sides");
+    let m = json!({"code": "IN_AM001", "version": 1});
+    let pm = doc(
+        "IN_AM001_v1_proposed_methodology.txt",
+        "Proposed methodology IN_AM001 v1",
+    )?;
+    d.must(vec![jc(
+        "pp:nihon",
+        "jcm_submit_methodology",
+        json!({"methodology": m, "document": pm}),
+    )])?;
+    day(d, "2025-09-05")?;
+    d.must(vec![jc(
+        "jcm-secretariat",
+        "jcm_check_completeness",
+        json!({"methodology": m, "complete": true}),
+    )])?;
+    day(d, "2025-09-12")?;
+    let early = d.run(vec![jc(
+        "jcm-secretariat",
+        "jcm_close_public_input",
+        json!({"methodology": m}),
+    )])?;
+    println!(
+        "   closing public input after 7 days is refused: {:?}",
+        early[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+    day(d, "2025-09-20")?;
+    d.must(vec![jc(
+        "jcm-secretariat",
+        "jcm_close_public_input",
+        json!({"methodology": m}),
+    )])?;
+    day(d, "2025-10-01")?;
+    d.must(decide(
+        "JC-2025-003",
+        json!({"type": "approve_methodology", "methodology": m}),
+    ))?;
+
+    println!("5. Project IN001 (Surya Solar with Nihon Energy; India activity 1, renewable energy with storage): idea note, PDD with a 50 / 40 / 10 credit allocation, 30 days of public input, validation by the TPE, registration by both sides");
+    day(d, "2025-10-05")?;
+    let pin = doc("IN001_PIN.txt", "Project idea note IN001")?;
+    d.must(vec![jc(
+        "pp:surya",
+        "jcm_submit_pin",
+        json!({"project": "IN001", "host": "IND", "activity": 1,
+        "participants": ["pp:nihon"], "document": pin}),
+    )])?;
+    day(d, "2025-10-10")?;
+    let pdd = doc(
+        "IN001_PDD.txt",
+        "PDD IN001: 20 MW solar PV with 40 MWh battery storage, Rajasthan",
+    )?;
+    d.must(vec![jc(
+        "pp:surya",
+        "jcm_submit_pdd",
+        json!({
+        "project": "IN001", "methodology": m, "ex_ante": {"EF_RE": "0.727"},
+        "criteria": ["C1", "C2", "C3"],
+        "crediting": {"start": "2025-10-01", "end": "2035-09-30"},
+        "allocation": {"shares": [
+            {"registry": "JPN01", "account": 2001, "percent": "50"},
+            {"registry": "JPN01", "account": 2002, "percent": "40"},
+            {"registry": "IND01", "account": 1002, "percent": "10"}], "remainder_to": 0},
+        "document": pdd}),
+    )])?;
+    day(d, "2025-10-12")?;
+    d.must(vec![jc(
+        "jcm-secretariat",
+        "jcm_open_pdd_public_input",
+        json!({"project": "IN001"}),
+    )])?;
+    day(d, "2025-11-12")?;
+    d.must(vec![jc(
+        "jcm-secretariat",
+        "jcm_close_public_input",
+        json!({"project": "IN001"}),
+    )])?;
+    day(d, "2025-11-20")?;
+    let vr = doc(
+        "IN001_validation_report.txt",
+        "Validation report IN001: positive",
+    )?;
+    d.must(vec![jc(
+        "tpe:epic",
+        "jcm_validate",
+        json!({"project": "IN001", "positive": true, "document": vr}),
+    )])?;
+    let rr = doc(
+        "IN001_registration_request.txt",
+        "Registration request IN001 with MoC statement",
+    )?;
+    d.must(vec![jc(
+        "pp:surya",
+        "jcm_request_registration",
+        json!({"project": "IN001", "document": rr}),
+    )])?;
+    day(d, "2025-12-01")?;
+    d.must(decide(
+        "JC-2025-004",
+        json!({"type": "register_project", "project": "IN001"}),
+    ))?;
+
+    println!("6. Monitoring period 1 (2025-10-01 .. 2026-03-31, straddling two years): 1,500 MWh discharged from storage × 0.727 tCO2/MWh = 1,090.5 → 1,090 credits (TV-8b, floor); verified; issuance requested and decided by both sides; notified");
+    day(d, "2026-04-10")?;
+    let mr = doc("IN001_MR1.txt", "Monitoring report IN001 period 1")?;
+    let rep = d.must(vec![jc("pp:surya", "jcm_report_monitoring", json!({"project": "IN001", "period_no": 1,
+        "period": {"start": "2025-10-01", "end": "2026-03-31"}, "values": {"EG_BESS": "1500"}, "document": mr}))])?;
+    if let Some(Event::Jcm(JcmEvent::MonitoringReported {
+        re,
+        pe,
+        er,
+        credited,
+        ..
+    })) = accepted(&rep[0]).and_then(|a| a.events.first())
+    {
+        println!(
+            "   methodology IN_AM001 v1: RE = {re}, PE = {pe}, ER = {er} → {credited} credits"
+        );
+    }
+    day(d, "2026-04-25")?;
+    let ver = doc(
+        "IN001_VR1.txt",
+        "Verification report IN001 period 1: 1,090 tCO2",
+    )?;
+    d.must(vec![jc(
+        "tpe:epic",
+        "jcm_verify",
+        json!({"project": "IN001", "period_no": 1, "amount": 1090, "document": ver}),
+    )])?;
+    let ir = doc("IN001_CIR1.txt", "Credits issuance request IN001 period 1")?;
+    d.must(vec![jc(
+        "pp:surya",
+        "jcm_request_issuance",
+        json!({"project": "IN001", "period_no": 1, "quantity": 1090, "document": ir}),
+    )])?;
+    day(d, "2026-05-10")?;
+    let over = d.run(vec![jc("jc:ind-1", "jcm_propose", json!({"decision": "JC-2026-000",
+        "subject": {"type": "decide_issuance", "project": "IN001", "period_no": 1, "quantity": 1091}}))])?;
+    println!(
+        "   a decision above the verified amount is refused: {:?}",
+        over[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+    let half = d.must(vec![jc("jc:ind-1", "jcm_propose", json!({"decision": "JC-2026-001",
+        "subject": {"type": "decide_issuance", "project": "IN001", "period_no": 1, "quantity": 1090}}))])?;
+    let early = d.run(vec![jc(
+        "jcm-secretariat",
+        "jcm_notify",
+        json!({"decision": "JC-2026-001"}),
+    )])?;
+    println!(
+        "   proposed by India's member at {} #{}; notifying before Japan's member concurs is refused: {:?}",
+        MECH,
+        accepted(&half[0]).map_or(0, |a| a.seq),
+        early[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+    d.must(vec![jc(
+        "jc:jpn-1",
+        "jcm_concur",
+        json!({"decision": "JC-2026-001"}),
+    )])?;
+    day(d, "2026-05-11")?;
+    let note = d.must(vec![jc(
+        "jcm-secretariat",
+        "jcm_notify",
+        json!({"decision": "JC-2026-001"}),
+    )])?;
+    let n = accepted(&note[0]).context("notification")?;
+    let cite = json!({"chain": n.chain.to_string(), "seq": n.seq, "hash": hex::encode(n.hash)});
+    println!(
+        "   notified at {} #{} {}",
+        n.chain,
+        n.seq,
+        &hex::encode(n.hash)[..16]
+    );
+    let mut t = comfy_table::Table::new();
+    t.set_header(vec![
+        "registry",
+        "account",
+        "vintage",
+        "period",
+        "credits",
+        "JCM credit serials",
+    ]);
+    if let Some(Event::Jcm(JcmEvent::IssuanceNotified { lines, .. })) = n.events.first() {
+        for l in lines {
+            t.add_row(vec![
+                l.registry.to_string(),
+                l.account.0.to_string(),
+                l.period.start().year().to_string(),
+                format!("{} .. {}", l.period.start(), l.period.end()),
+                l.quantity.to_string(),
+                format!("IN001-{}-{}", l.unit_start, l.unit_start + l.quantity - 1),
+            ]);
+        }
+        let total: u64 = lines.iter().map(|l| l.quantity).sum();
+        t.add_row(vec![
+            "total".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            total.to_string(),
+            String::new(),
+        ]);
+    }
+    println!("{t}");
+
+    println!(
+        "7. Each registry issues its lines by a command in its own chain citing the notification"
+    );
+    day(d, "2026-05-12")?;
+    let issued = d.must(vec![
+        cmd(
+            "IND01",
+            "registry-manager:ind",
+            "issue_from_decision",
+            json!({"citation": cite}),
+        ),
+        cmd(
+            "JPN01",
+            "registry-manager:jpn",
+            "issue_from_decision",
+            json!({"citation": cite}),
+        ),
+    ])?;
+    for a in &issued {
+        if let Some(x) = accepted(a) {
+            println!("   {} #{}: {} events", x.chain, x.seq, x.events.len());
+        }
+    }
+    let again = d.run(vec![cmd(
+        "IND01",
+        "registry-manager:ind",
+        "issue_from_decision",
+        json!({"citation": cite}),
+    )])?;
+    println!(
+        "   a second issuance for the same decision and registry is refused: {:?}",
+        again[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+
+    println!("8. Credits of an Indian project arrived in Japan's registry \"not yet authorized\": Japan cannot yet use them towards its NDC");
+    let ndc = d.run(vec![cmd(
+        "JPN01",
+        "ar:gov-jpn",
+        "retire",
+        json!({"from": 2001, "to": 2090,
+        "quantity": 10, "unit": vintage(2026), "purpose": "ndc"}),
+    )])?;
+    println!(
+        "   retiring 10 towards Japan's NDC is refused: {:?} (India's authorization, a later step, lifts it)",
+        ndc[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+    Ok(())
 }

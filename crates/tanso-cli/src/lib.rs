@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bench;
 pub mod demo;
+pub mod jcm;
 pub mod link;
 pub mod query;
 
@@ -96,6 +97,9 @@ pub enum Cmd {
     TransferOut(link::TransferOutArgs),
     /// Lists cross-registry transfers, outbound and inbound, with their DES status.
     Transfers(link::TransfersArgs),
+    /// The JCM project cycle: each step (`tanso jcm submit-pin --as pp:x project=IN001 …`),
+    /// `issue`, `status`, `methodologies`, `compute`, `documents`.
+    Jcm(jcm::JcmArgs),
     /// The link between registries.
     Link {
         #[command(subcommand)]
@@ -178,6 +182,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             what: LinkCmd::Run(a),
         } => link::run_link(&cli, a),
         Cmd::Bench { what } => bench::run(&cli, what),
+        Cmd::Jcm(a) => jcm::run(&cli, a),
     }
 }
 

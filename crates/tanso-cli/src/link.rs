@@ -204,6 +204,12 @@ pub struct TransferOutArgs {
     /// Unit kind of the units to send.
     #[arg(long, default_value = "JCM")]
     pub kind: String,
+    /// Vintage of the units to send (needed when the account holds several).
+    #[arg(long)]
+    pub vintage: Option<u16>,
+    /// Project of the units to send.
+    #[arg(long)]
+    pub project: Option<String>,
     /// Command id (default: generated from the time).
     #[arg(long)]
     pub id: Option<String>,
@@ -231,6 +237,17 @@ pub fn transfer_out(cli: &Cli, a: &TransferOutArgs) -> Result<i32> {
             quantity: Quantity::new(a.quantity).map_err(|c| anyhow::anyhow!("quantity: {c}"))?,
             filter: SetFilter {
                 kind: Some(UnitKindCode::parse(&a.kind).map_err(|c| anyhow::anyhow!("kind: {c}"))?),
+                vintage: a
+                    .vintage
+                    .map(|v| Vintage::new(v as i64))
+                    .transpose()
+                    .map_err(|c| anyhow::anyhow!("vintage: {c}"))?,
+                project: a
+                    .project
+                    .as_deref()
+                    .map(ProjectId::parse)
+                    .transpose()
+                    .map_err(|c| anyhow::anyhow!("project: {c}"))?,
                 ..SetFilter::default()
             },
         },

@@ -23,19 +23,21 @@ pub struct DecisionState {
     pub parties: Vec<PartyId>,
     /// decision id → (kind, document hash)
     pub decisions: BTreeMap<DecisionId, (DecisionId, Option<[u8; 32]>)>,
+    /// The JCM cycle, on a mechanism chain.
+    pub jcm: crate::jcm::JcmState,
 }
 
 #[derive(Clone)]
 pub enum ChainState {
     Registry(Box<RegistryState>),
-    Decisions(DecisionState),
+    Decisions(Box<DecisionState>),
 }
 
 impl ChainState {
     pub fn new(chain: &ChainId) -> Self {
         match chain {
             ChainId::Registry(_) => ChainState::Registry(Box::default()),
-            _ => ChainState::Decisions(DecisionState::default()),
+            _ => ChainState::Decisions(Box::default()),
         }
     }
 
@@ -54,7 +56,13 @@ impl ChainState {
     }
 
     /// Checks and applies a command; on rejection nothing changed.
-    pub fn execute(&mut self, chain: &ChainId, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
+    pub fn execute(
+        &mut self,
+        chain: &ChainId,
+        actor: &Actor,
+        cmd: &Command,
+        time: Timestamp,
+    ) -> R<Vec<Event>> {
         match self {
             ChainState::Registry(r) => {
                 if let (ChainId::Registry(id), Command::OpenRegistry { registry, .. }) =
@@ -70,7 +78,7 @@ impl ChainState {
                 r.execute(cmd, time)
             }
             ChainState::Decisions(d) => {
-                let events = d.decide(chain, cmd)?;
+                let events = d.decide(chain, actor, cmd, time)?;
                 d.replay(&events)?;
                 Ok(events)
             }
@@ -78,11 +86,17 @@ impl ChainState {
     }
 
     /// Checks a command without applying it.
-    pub fn dry_run(&mut self, chain: &ChainId, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
+    pub fn dry_run(
+        &mut self,
+        chain: &ChainId,
+        actor: &Actor,
+        cmd: &Command,
+        time: Timestamp,
+    ) -> R<Vec<Event>> {
         match self {
             ChainState::Registry(r) => r.dry_run(cmd, time),
             ChainState::Decisions(d) => {
-                let events = d.decide(chain, cmd)?;
+                let events = d.decide(chain, actor, cmd, time)?;
                 d.clone().replay(&events)?;
                 Ok(events)
             }
@@ -106,7 +120,13 @@ impl ChainState {
 }
 
 impl DecisionState {
-    fn decide(&self, chain: &ChainId, cmd: &Command) -> R<Vec<Event>> {
+    fn decide(
+        &self,
+        chain: &ChainId,
+        actor: &Actor,
+        cmd: &Command,
+        time: Timestamp,
+    ) -> R<Vec<Event>> {
         let wrong = || {
             Rejection::one(
                 Code::COMMAND_NOT_FOR_CHAIN,
@@ -158,6 +178,17 @@ impl DecisionState {
                     document: *document,
                 }])
             }
+            (ChainId::Mechanism(_), Command::Jcm(c)) => {
+                if !self.opened {
+                    return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
+                }
+                Ok(self
+                    .jcm
+                    .decide(&self.parties, actor, c, time)?
+                    .into_iter()
+                    .map(Event::Jcm)
+                    .collect())
+            }
             _ => Err(wrong()),
         }
     }
@@ -187,6 +218,7 @@ impl DecisionState {
                         ));
                     }
                 }
+                Event::Jcm(ev) if next.opened && !next.parties.is_empty() => next.jcm.fold(ev)?,
                 _ => {
                     return Err(Rejection::one(
                         Code::COMMAND_NOT_FOR_CHAIN,
@@ -212,6 +244,7 @@ impl DecisionState {
             e.str(kind.as_str());
             e.opt(doc, |e, d| e.bytes32(d));
         }
+        self.jcm.encode_state(&mut e);
         let mut h = Sha256::new();
         h.update(b"tanso-decision-state/1\0");
         h.update(&e.buf);

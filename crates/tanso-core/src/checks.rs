@@ -88,6 +88,7 @@ catalogue! {
     CURRENCY_UNKNOWN = 3050, "cash", Permanent, "currency is not defined in this registry";
     CASH_INSUFFICIENT = 3051, "cash", Permanent, "cash available in the account is insufficient";
     AMOUNT_INVALID = 3052, "cash", Permanent, "amount must be a positive whole number of minor units";
+    UNITS_NOT_AUTHORIZED = 3060, "units", Permanent, "units hosted by another party cannot be used towards this party's NDC until an authorization covers them";
     TRANSFER_UNKNOWN = 4501, "state", Permanent, "transfer id is not known here";
     MESSAGE_NOT_VALID_IN_STATE = 4502, "state", Permanent, "message or command not valid in the transfer's current state";
     DECISION_CONFLICT = 4503, "state", Permanent, "decision conflicts with the local record (alarm: manual intervention)";
@@ -111,6 +112,28 @@ catalogue! {
     MALFORMED_COMMAND = 6006, "envelope", Permanent, "command is undecodable or violates the schema";
     STORAGE_UNAVAILABLE = 7001, "storage", Transient, "storage is unavailable; retry the same command";
     WRITER_FENCED = 7002, "storage", Transient, "this node is no longer the writer; retry at the current writer";
+    ROLE_REQUIRED = 8001, "mechanism", Permanent, "the actor does not hold the role this step requires";
+    PARTY_NOT_IN_MECHANISM = 8002, "mechanism", Permanent, "the party is not a party to this mechanism";
+    MOTION_UNKNOWN = 8003, "mechanism", Permanent, "no open motion with this decision id";
+    SAME_SIDE_CONCURRENCE = 8004, "mechanism", Permanent, "a decision needs a member of each side: this side has already approved it";
+    DECISION_NOT_ADOPTED = 8005, "mechanism", Permanent, "the decision has not been adopted by both sides";
+    NOT_A_NOTIFIED_ISSUANCE = 8006, "mechanism", Permanent, "the cited entry is not a notified issuance with a share for this registry";
+    METHODOLOGY_UNKNOWN = 8010, "mechanism", Permanent, "no executable methodology with this code and version";
+    METHODOLOGY_NOT_APPROVED = 8011, "mechanism", Permanent, "the methodology version is not approved";
+    STEP_NOT_VALID_IN_STATE = 8012, "mechanism", Permanent, "this step is not valid in the methodology's, project's or period's current state";
+    PUBLIC_INPUT_NOT_OVER = 8013, "mechanism", Permanent, "the public input period has not run its full length";
+    PROJECT_UNKNOWN = 8014, "mechanism", Permanent, "no project with this id";
+    PARAMETER_MISSING = 8020, "mechanism", Permanent, "a parameter the methodology needs has no value";
+    PARAMETER_UNKNOWN = 8021, "mechanism", Permanent, "the methodology has no parameter of this name, or it is given at the wrong stage";
+    PARAMETER_INVALID = 8022, "mechanism", Permanent, "a parameter value is negative or out of range";
+    CRITERIA_NOT_MET = 8023, "mechanism", Permanent, "an eligibility criterion of the methodology is not affirmed";
+    ALLOCATION_INVALID = 8024, "mechanism", Permanent, "credit allocation percentages must be positive, distinct and sum to exactly 100, with a designated remainder share";
+    PERIOD_OUTSIDE_CREDITING = 8030, "mechanism", Permanent, "the monitoring period lies outside the crediting period";
+    PERIOD_OVERLAPS = 8031, "mechanism", Permanent, "the monitoring period overlaps one already reported";
+    PERIOD_ALREADY_ISSUED = 8032, "mechanism", Permanent, "this monitoring period already has an issuance decided or pending";
+    EXCEEDS_VERIFIED = 8033, "mechanism", Permanent, "the quantity exceeds the verified amount";
+    VERIFIED_EXCEEDS_COMPUTED = 8034, "mechanism", Permanent, "the verified amount exceeds the reductions computed from the monitoring report";
+    ACTIVITY_NOT_ELIGIBLE = 8035, "mechanism", Permanent, "the activity is not on the host party's Article 6.2 activity list";
 }
 
 impl Code {

@@ -19,9 +19,9 @@ use crate::units::*;
 #[error("decode: {0}")]
 pub struct DecodeError(pub String);
 
-type R<T> = Result<T, DecodeError>;
+pub(crate) type R<T> = Result<T, DecodeError>;
 
-fn bad<T>(what: &str) -> R<T> {
+pub(crate) fn bad<T>(what: &str) -> R<T> {
     Err(DecodeError(what.to_owned()))
 }
 
@@ -164,7 +164,8 @@ impl Enc {
     /// 31 HoldReleased, 32 HoldPosted, 40 CashDeposited, 41 CashWithdrawn, 42 CashTransferred,
     /// 50 Corrected, 51 IssuanceVoided, 60 TransferProposed, 61 TransferDecided,
     /// 62 TransferSettled, 63 InboundAccepted, 64 InboundRejected, 65 InboundCommitted,
-    /// 66 InboundAborted, 67 LinkAlarm, 68 SuspenseAccountSet.
+    /// 66 InboundAborted, 67 LinkAlarm, 68 SuspenseAccountSet, 69 ProjectHostRecorded, 70 Jcm
+    /// (sub-tags in `jcm::put_event`).
     pub fn event(&mut self, ev: &Event) {
         match ev {
             Event::RegistryOpened { registry, straddle } => {
@@ -452,6 +453,20 @@ impl Enc {
             Event::SuspenseAccountSet { account } => {
                 self.u8(68);
                 self.u64(account.0);
+            }
+            Event::ProjectHostRecorded {
+                project,
+                host,
+                foreign,
+            } => {
+                self.u8(69);
+                self.str(project.as_str());
+                self.party(host);
+                self.u8(*foreign as u8);
+            }
+            Event::Jcm(ev) => {
+                self.u8(70);
+                crate::jcm::put_event(self, ev);
             }
         }
     }
@@ -847,16 +862,26 @@ impl<'a> Dec<'a> {
             68 => Event::SuspenseAccountSet {
                 account: AccountId(self.u64()?),
             },
+            69 => Event::ProjectHostRecorded {
+                project: tok(self.str()?, ProjectId::parse)?,
+                host: self.party()?,
+                foreign: match self.u8()? {
+                    0 => crate::jcm::ForeignIssuance::NotYetAuthorized,
+                    1 => crate::jcm::ForeignIssuance::Unrestricted,
+                    _ => return bad("unknown foreign-issuance policy"),
+                },
+            },
+            70 => Event::Jcm(crate::jcm::get_event(self)?),
             t => return bad(&format!("unknown event tag {t}")),
         })
     }
 }
 
-fn tok<T>(s: &str, parse: fn(&str) -> Result<T, crate::checks::Code>) -> R<T> {
+pub(crate) fn tok<T>(s: &str, parse: fn(&str) -> Result<T, crate::checks::Code>) -> R<T> {
     parse(s).or_else(|_| bad("invalid identifier"))
 }
 
-fn straddle_of(t: u8) -> R<StraddlePolicy> {
+pub(crate) fn straddle_of(t: u8) -> R<StraddlePolicy> {
     match t {
         0 => Ok(StraddlePolicy::ProRataDaysRemainderLast),
         1 => Ok(StraddlePolicy::Refuse),

@@ -12,6 +12,7 @@ pub mod checks;
 pub mod encode;
 pub mod entry;
 pub mod ids;
+pub mod jcm;
 pub mod link;
 pub mod merkle;
 pub mod model;

@@ -382,6 +382,16 @@ pub enum Command {
     SetSuspenseAccount {
         account: AccountId,
     },
+    // The JCM project cycle (`jcm`).
+    /// A step of the JCM cycle, on a mechanism chain.
+    Jcm(crate::jcm::JcmCommand),
+    /// Issues this registry's lines of a notified JCM issuance, citing the notification
+    /// entry on the mechanism chain; at most once per decision and registry.
+    IssueFromDecision {
+        citation: Citation,
+        /// The cited entry's events, filled in by the engine (never by the caller).
+        cited: Option<CitedEntry>,
+    },
 }
 
 impl Command {
@@ -418,6 +428,8 @@ impl Command {
             Command::ExpireTransfers { .. } => "expire_transfers",
             Command::CancelTransfer { .. } => "cancel_transfer",
             Command::SetSuspenseAccount { .. } => "set_suspense_account",
+            Command::Jcm(c) => c.name(),
+            Command::IssueFromDecision { .. } => "issue_from_decision",
         }
     }
 }
@@ -581,6 +593,15 @@ pub enum Event {
     SuspenseAccountSet {
         account: AccountId,
     },
+    /// The host party of a project whose credits this registry issued under a mechanism
+    /// decision; with the mechanism's foreign-issuance policy.
+    ProjectHostRecorded {
+        project: ProjectId,
+        host: PartyId,
+        foreign: crate::jcm::ForeignIssuance,
+    },
+    /// A step of the JCM cycle (`jcm`).
+    Jcm(crate::jcm::JcmEvent),
 }
 
 impl Event {

@@ -180,7 +180,13 @@ pub(crate) enum Undo {
     PendingRemoved(IssuedRange),
     AlarmsLen(usize),
     Suspense(Option<AccountId>),
+    ProjectHost(ProjectId),
 }
+
+/// The retirement purpose that counts towards the registry's party's NDC.
+pub const NDC_PURPOSE: &str = "ndc";
+/// The unit kind of JCM credits.
+pub const JCM_UNIT_KIND: &str = "JCM";
 
 /// The state of one registry chain.
 #[derive(Clone)]
@@ -206,6 +212,9 @@ pub struct RegistryState {
     pub(crate) business_keys: BTreeSet<BusinessKey>,
     pub(crate) corrected: BTreeSet<u64>,
     pub(crate) link: crate::link::LinkState,
+    /// Host party of each project whose credits this registry issued under a mechanism
+    /// decision, with the mechanism's foreign-issuance policy.
+    pub(crate) project_hosts: BTreeMap<ProjectId, (PartyId, crate::jcm::ForeignIssuance)>,
     /// Set while `decide` folds the events it has just checked: the account checks that it
     /// ran are not repeated. Replay (and `verify`) folds with every check.
     pub(crate) checked_by_decide: bool,
@@ -245,6 +254,7 @@ impl RegistryState {
             business_keys: BTreeSet::new(),
             corrected: BTreeSet::new(),
             link: crate::link::LinkState::default(),
+            project_hosts: BTreeMap::new(),
             checked_by_decide: false,
             undo: Vec::new(),
             logging: false,
@@ -290,6 +300,9 @@ impl RegistryState {
                     self.straddle = p;
                 }
                 Undo::HoldNamesLen(n) => self.hold_names.truncate(n),
+                Undo::ProjectHost(p) => {
+                    self.project_hosts.remove(&p);
+                }
                 link => self.undo_link(link),
             }
         }
@@ -1020,6 +1033,9 @@ impl RegistryState {
                     }
                 }
                 let ranges = self.select(*from, units)?;
+                if purpose.as_str() == NDC_PURPOSE {
+                    self.check_usable_towards_ndc(&ranges)?;
+                }
                 self.emit(
                     out,
                     Event::Retired {
@@ -1260,9 +1276,13 @@ impl RegistryState {
             Command::SetSuspenseAccount { account } => {
                 self.emit(out, Event::SuspenseAccountSet { account: *account })
             }
+            Command::IssueFromDecision { citation, cited } => {
+                self.decide_issue_from_decision(out, citation, cited.as_ref())
+            }
             Command::OpenMechanism { .. }
             | Command::OpenPartyAuthority { .. }
-            | Command::RecordDecision { .. } => Err(rej(
+            | Command::RecordDecision { .. }
+            | Command::Jcm(_) => Err(rej(
                 Code::COMMAND_NOT_FOR_CHAIN,
                 format!("{} is not a registry command", cmd.name()),
             )),
@@ -1273,6 +1293,131 @@ impl RegistryState {
         self.holds
             .get(id)
             .ok_or_else(|| rej(Code::HOLD_UNKNOWN, format!("hold {id} does not exist")))
+    }
+
+    /// Issues this registry's lines of a notified JCM issuance (the cited entry, resolved by
+    /// the engine), once per decision and registry.
+    fn decide_issue_from_decision(
+        &mut self,
+        out: &mut Vec<Event>,
+        citation: &Citation,
+        cited: Option<&CitedEntry>,
+    ) -> R<()> {
+        let registry = self.require_open()?;
+        let ChainId::Mechanism(mechanism) = &citation.chain else {
+            return Err(rej(
+                Code::NOT_A_NOTIFIED_ISSUANCE,
+                format!("{} is not a mechanism chain", citation.chain),
+            ));
+        };
+        let notified = cited.and_then(|c| {
+            c.events.iter().find_map(|e| match e {
+                Event::Jcm(crate::jcm::JcmEvent::IssuanceNotified {
+                    decision,
+                    project,
+                    host,
+                    foreign,
+                    lines,
+                    ..
+                }) => Some((decision, project, host, foreign, lines)),
+                _ => None,
+            })
+        });
+        let Some((decision, project, host, foreign, lines)) = notified else {
+            return Err(rej(
+                Code::NOT_A_NOTIFIED_ISSUANCE,
+                format!(
+                    "entry {} of {} is not an issuance notification",
+                    citation.seq, citation.chain
+                ),
+            ));
+        };
+        let mine: Vec<_> = lines.iter().filter(|l| l.registry == registry).collect();
+        if mine.is_empty() {
+            return Err(rej(
+                Code::NOT_A_NOTIFIED_ISSUANCE,
+                format!("decision {decision} has no share for {registry}"),
+            ));
+        }
+        let key = BusinessKey::parse(&format!("jcm:{mechanism}:{decision}:{registry}"))
+            .map_err(|c| rej(c, "decision id too long for a business key"))?;
+        if self.business_keys.contains(&key) {
+            return Err(rej(
+                Code::BUSINESS_KEY_USED,
+                format!("{registry} already issued its share of decision {decision}"),
+            ));
+        }
+        match self.project_hosts.get(project) {
+            Some(&(h, f)) if h == *host && f == *foreign => {}
+            Some(_) => {
+                return Err(rej(
+                    Code::ATTRIBUTES_DISAGREE,
+                    format!("project {project}'s host or policy differs from the one recorded"),
+                ))
+            }
+            None => self.emit(
+                out,
+                Event::ProjectHostRecorded {
+                    project: project.clone(),
+                    host: *host,
+                    foreign: *foreign,
+                },
+            )?,
+        }
+        let kind = UnitKindCode::parse(JCM_UNIT_KIND).map_err(Rejection::from)?;
+        for (i, l) in mine.into_iter().enumerate() {
+            let q = Quantity::new(l.quantity)?;
+            self.decide_issue(
+                out,
+                l.account,
+                &kind,
+                &Some(project.clone()),
+                &l.period,
+                None,
+                q,
+                Some(l.unit_start),
+                &Some(citation.clone()),
+                &if i == 0 { Some(key.clone()) } else { None },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Units hosted by another party arrive "not yet authorized" (the mechanism's policy) and
+    /// cannot be used towards this party's NDC until an authorization covers them.
+    fn check_usable_towards_ndc(&self, ranges: &[IssuedRange]) -> R<()> {
+        let Some(me) = self.registry.map(|r| r.party()) else {
+            return Ok(());
+        };
+        for r in ranges {
+            let mut serial = r.range.start();
+            while serial <= r.range.end() {
+                let Some(b) = self.block_at(r.issuing, serial) else {
+                    break;
+                };
+                if let Some(p) = &b.attributes.project {
+                    if let Some(&(host, crate::jcm::ForeignIssuance::NotYetAuthorized)) =
+                        self.project_hosts.get(p)
+                    {
+                        if host != me && b.labels.authorization.is_none() {
+                            return Err(rej(
+                                Code::UNITS_NOT_AUTHORIZED,
+                                format!(
+                                    "serials {} {} of project {p} (hosted by {host}) are not yet \
+                                     covered by {host}'s authorization",
+                                    r.issuing, b.range
+                                ),
+                            ));
+                        }
+                    }
+                }
+                match b.range.end().checked_add(1) {
+                    Some(n) => serial = n,
+                    None => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     #[expect(
@@ -1365,19 +1510,8 @@ impl RegistryState {
                                 .to_string(),
                         );
                     } else {
-                        let total_days: u64 = years.iter().map(|(_, d)| d).sum();
-                        let mut given = 0u64;
-                        for (i, (y, d)) in years.iter().enumerate() {
-                            let share = if i + 1 == years.len() {
-                                q - given
-                            } else {
-                                // floor(q × d ÷ total) in u128: no overflow, no float.
-                                ((q as u128 * *d as u128) / total_days as u128) as u64
-                            };
-                            given += share;
-                            if share > 0 {
-                                parts.push((Vintage::new(*y as i64)?, share));
-                            }
+                        for (y, share) in period.apportion(q) {
+                            parts.push((Vintage::new(y as i64)?, share));
                         }
                     }
                 }
@@ -1860,9 +1994,26 @@ impl RegistryState {
             | Event::InboundAborted { .. }
             | Event::LinkAlarm { .. }
             | Event::SuspenseAccountSet { .. } => self.fold_link(ev),
+            Event::ProjectHostRecorded {
+                project,
+                host,
+                foreign,
+            } => {
+                if self.project_hosts.contains_key(project) {
+                    return Err(rej(
+                        Code::ALREADY_EXISTS,
+                        format!("project {project}'s host is already recorded"),
+                    ));
+                }
+                self.project_hosts
+                    .insert(project.clone(), (*host, *foreign));
+                self.log(Undo::ProjectHost(project.clone()));
+                Ok(())
+            }
             Event::MechanismOpened { .. }
             | Event::PartyAuthorityOpened { .. }
-            | Event::DecisionRecorded { .. } => Err(rej(
+            | Event::DecisionRecorded { .. }
+            | Event::Jcm(_) => Err(rej(
                 Code::COMMAND_NOT_FOR_CHAIN,
                 "decision events do not belong on a registry chain",
             )),
@@ -2172,6 +2323,12 @@ impl RegistryState {
             e.u64(*s);
         }
         self.link.encode_state(&mut e);
+        e.len(self.project_hosts.len());
+        for (p, (host, foreign)) in &self.project_hosts {
+            e.str(p.as_str());
+            e.party(host);
+            e.u8(*foreign as u8);
+        }
         h.update(&e.buf);
         h.finalize().into()
     }

@@ -225,6 +225,29 @@ impl MitigationPeriod {
         }
         out
     }
+
+    /// The default straddle policy's split of `q` tonnes over the calendar years of the
+    /// period: each year but the last gets floor(q × its days ÷ the period's days), the last
+    /// gets the rest, so the parts always sum to `q`. Years that get nothing are left out.
+    pub fn apportion(&self, q: u64) -> Vec<(i32, u64)> {
+        let years = self.days_per_year();
+        let total: u64 = years.iter().map(|(_, d)| d).sum();
+        let mut given = 0u64;
+        let mut out = Vec::with_capacity(years.len());
+        for (i, (y, d)) in years.iter().enumerate() {
+            let share = if i + 1 == years.len() {
+                q - given
+            } else {
+                // floor(q × d ÷ total) in u128: no overflow, no float.
+                ((q as u128 * *d as u128) / total as u128) as u64
+            };
+            given += share;
+            if share > 0 {
+                out.push((*y, share));
+            }
+        }
+        out
+    }
 }
 
 /// A UTC instant in microseconds since the Unix epoch.

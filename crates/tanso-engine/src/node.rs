@@ -615,7 +615,7 @@ impl<S: Store> Node<S> {
         let cmd = self.resolve_citations(&sub.chain, cmd, runs)?;
         let rt = &mut self.chains[ix as usize];
         let time = Timestamp(now.0.max(rt.last_time.0));
-        let events = rt.state.execute(&sub.chain, &cmd, time)?;
+        let events = rt.state.execute(&sub.chain, &sub.actor, &cmd, time)?;
         Ok((ix, events))
     }
 
@@ -639,7 +639,7 @@ impl<S: Store> Node<S> {
             let time = Timestamp(now.0.max(rt.last_time.0));
             let seq = rt.seq + 1;
             rt.state
-                .dry_run(&sub.chain, &cmd, time)
+                .dry_run(&sub.chain, &sub.actor, &cmd, time)
                 .map(|events| Accepted {
                     chain: sub.chain.clone(),
                     seq,
@@ -680,6 +680,7 @@ impl<S: Store> Node<S> {
                 ..
             } | Command::Correct { .. }
                 | Command::MultiLeg(_)
+                | Command::IssueFromDecision { .. }
         );
         if !cites {
             return Ok(std::borrow::Cow::Borrowed(cmd));
@@ -704,6 +705,14 @@ impl<S: Store> Node<S> {
                     hash: target.hash,
                 };
                 target.events = self.cited_entry(&c, runs)?.events;
+            }
+            Command::IssueFromDecision { citation, cited } => {
+                let e = self.cited_entry(citation, runs)?;
+                *cited = Some(CitedEntry {
+                    seq: citation.seq,
+                    hash: citation.hash,
+                    events: e.events,
+                });
             }
             Command::MultiLeg(legs) => {
                 for leg in legs.iter_mut() {

@@ -10,7 +10,16 @@ pub mod out;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tanso_core::jcm::allocation::Share;
+use tanso_core::jcm::methodology::{Decimal, Params, Rounding};
+use tanso_core::jcm::{
+    Allocation, Change, DocRef, ForeignIssuance, InputTarget, JcmCommand, JcmPolicy,
+    MethodologyRef, OutsideListAtRegistration, OutsideListAuthorization, RemainderPolicy, Role,
+    Subject,
+};
 use tanso_core::*;
+
+pub use out::{policy_json, subject_json};
 
 /// A command as read from JSON: envelope fields, the content hash, and the core command or
 /// the edge's rejection.
@@ -206,6 +215,23 @@ impl<'a> Obj<'a> {
     }
     fn opt_time(&self, k: &str) -> R<Option<Timestamp>> {
         self.opt(k).map(|_| self.time(k)).transpose()
+    }
+    /// `{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}`, both days included.
+    fn period(&self, k: &str) -> R<MitigationPeriod> {
+        let p = self.obj(k)?;
+        let date = |d: &str| -> R<Date> {
+            let s = p.str(d)?;
+            Date::parse(s).map_err(|c| Rejection::one(c, format!("{k} {d} {s:?}")))
+        };
+        let (start, end) = (date("start")?, date("end")?);
+        MitigationPeriod::new(start, end)
+            .map_err(|c| Rejection::one(c, format!("{k} ends before it starts")))
+    }
+    fn u32(&self, k: &str) -> R<u32> {
+        u32::try_from(self.u64(k)?).map_err(|_| malformed(format!("{k} must be at most 2^32-1")))
+    }
+    fn u16(&self, k: &str) -> R<u16> {
+        u16::try_from(self.u64(k)?).map_err(|_| malformed(format!("{k} must be at most 65535")))
     }
     fn id<T>(&self, k: &str, parse: fn(&str) -> Result<T, Code>) -> R<T> {
         let s = self.str(k)?;
@@ -580,39 +606,30 @@ impl Ctx<'_, '_> {
                 account: account("account")?,
                 status: enum_of(o, "status", STATUSES)?,
             },
-            "issue" => {
-                let p = o.obj("period")?;
-                let date = |k: &str| -> R<Date> {
-                    let s = p.str(k)?;
-                    Date::parse(s).map_err(|c| Rejection::one(c, format!("period {k} {s:?}")))
-                };
-                let (start, end) = (date("start")?, date("end")?);
-                Command::Issue {
-                    account: account("account")?,
-                    kind: o.id("kind", UnitKindCode::parse)?,
-                    project: o.opt_id("project", ProjectId::parse)?,
-                    period: MitigationPeriod::new(start, end)
-                        .map_err(|c| Rejection::one(c, "period ends before it starts"))?,
-                    vintage: match o.opt("vintage") {
-                        None => None,
-                        Some(v) => Some(v.as_i64().and_then(|y| Vintage::new(y).ok()).ok_or_else(
-                            || {
-                                Rejection::one(
-                                    Code::VINTAGE_INVALID,
-                                    "vintage must be a four-digit year",
-                                )
-                            },
-                        )?),
-                    },
-                    quantity: o.quantity("quantity")?,
-                    unit_start: o
-                        .opt("unit_start")
-                        .map(|_| o.u64_as("unit_start", Code::QUANTITY_INVALID))
-                        .transpose()?,
-                    citation: self.opt_citation(o, "citation")?,
-                    business_key: o.opt_id("business_key", BusinessKey::parse)?,
-                }
-            }
+            "issue" => Command::Issue {
+                account: account("account")?,
+                kind: o.id("kind", UnitKindCode::parse)?,
+                project: o.opt_id("project", ProjectId::parse)?,
+                period: o.period("period")?,
+                vintage: match o.opt("vintage") {
+                    None => None,
+                    Some(v) => Some(v.as_i64().and_then(|y| Vintage::new(y).ok()).ok_or_else(
+                        || {
+                            Rejection::one(
+                                Code::VINTAGE_INVALID,
+                                "vintage must be a four-digit year",
+                            )
+                        },
+                    )?),
+                },
+                quantity: o.quantity("quantity")?,
+                unit_start: o
+                    .opt("unit_start")
+                    .map(|_| o.u64_as("unit_start", Code::QUANTITY_INVALID))
+                    .transpose()?,
+                citation: self.opt_citation(o, "citation")?,
+                business_key: o.opt_id("business_key", BusinessKey::parse)?,
+            },
             "transfer" => Command::Transfer {
                 from: account("from")?,
                 to: account("to")?,
@@ -740,6 +757,12 @@ impl Ctx<'_, '_> {
             "set_suspense_account" => Command::SetSuspenseAccount {
                 account: account("account")?,
             },
+            "issue_from_decision" => Command::IssueFromDecision {
+                citation: self.citation(&o.obj("citation")?)?,
+                // Filled in by the engine from the cited entry, never by the caller.
+                cited: None,
+            },
+            jcm if jcm.starts_with("jcm_") => Command::Jcm(jcm_command(jcm, o)?),
             other => return Err(malformed(format!("unknown command {other:?}"))),
         })
     }
@@ -750,4 +773,438 @@ fn hex32(s: &str) -> R<[u8; 32]> {
         .map_err(|_| Rejection::one(Code::MALFORMED_ID, "hash must be 64 hex digits"))?;
     v.try_into()
         .map_err(|_| Rejection::one(Code::MALFORMED_ID, "hash must be 64 hex digits"))
+}
+
+// The JCM project cycle (`tanso_core::jcm`), on a mechanism chain. Field shapes are shared with
+// the events (`out.rs`), so a rendered subject or policy parses back to the same value.
+
+/// The role names of `jcm_appoint`; `member` and `participant` also take a party.
+const ROLES: &[&str] = &["member", "secretariat", "tpe", "participant"];
+const ROUNDINGS: &[(&str, Rounding)] = &[
+    ("floor", Rounding::Floor),
+    ("half_up", Rounding::HalfUp),
+    ("half_even", Rounding::HalfEven),
+];
+const OUTSIDE_LIST_REGISTRATION: &[(&str, OutsideListAtRegistration)] = &[
+    ("warn", OutsideListAtRegistration::Warn),
+    ("block", OutsideListAtRegistration::Block),
+];
+const OUTSIDE_LIST_AUTHORIZATION: &[(&str, OutsideListAuthorization)] = &[
+    ("block", OutsideListAuthorization::Block),
+    ("allow", OutsideListAuthorization::Allow),
+];
+const FOREIGN_ISSUANCE: &[(&str, ForeignIssuance)] = &[
+    ("not_yet_authorized", ForeignIssuance::NotYetAuthorized),
+    ("unrestricted", ForeignIssuance::Unrestricted),
+];
+const REMAINDERS: &[(&str, RemainderPolicy)] = &[
+    ("designated_share", RemainderPolicy::DesignatedShare),
+    ("largest_share", RemainderPolicy::LargestShare),
+];
+
+/// The wire name of a role (`member`, `secretariat`, `tpe`, `participant`); a member's or
+/// participant's party is a separate `party` field.
+pub fn role_name(r: &Role) -> &'static str {
+    match r {
+        Role::Member(_) => ROLES[0],
+        Role::Secretariat => ROLES[1],
+        Role::Tpe => ROLES[2],
+        Role::Participant(_) => ROLES[3],
+    }
+}
+/// The party a role is held for, if any.
+pub fn role_party(r: &Role) -> Option<PartyId> {
+    match r {
+        Role::Member(p) | Role::Participant(p) => Some(*p),
+        Role::Secretariat | Role::Tpe => None,
+    }
+}
+pub fn rounding_name(r: Rounding) -> &'static str {
+    name_of(ROUNDINGS, r)
+}
+pub fn outside_list_registration_name(p: OutsideListAtRegistration) -> &'static str {
+    name_of(OUTSIDE_LIST_REGISTRATION, p)
+}
+pub fn outside_list_authorization_name(p: OutsideListAuthorization) -> &'static str {
+    name_of(OUTSIDE_LIST_AUTHORIZATION, p)
+}
+pub fn foreign_issuance_name(p: ForeignIssuance) -> &'static str {
+    name_of(FOREIGN_ISSUANCE, p)
+}
+pub fn remainder_name(p: RemainderPolicy) -> &'static str {
+    name_of(REMAINDERS, p)
+}
+
+/// An exact decimal: a JSON string of plain decimal text (`"0.727"`, `"-3"`, `"0.10"` keeps
+/// its scale) or a JSON integer. Floats (`0.1`, `1e-1`) are refused: they have already lost
+/// exactness by the time they are numbers.
+fn decimal(v: &Value, what: &str) -> R<Decimal> {
+    let bad = || {
+        malformed(format!(
+            "{what} must be a decimal as a string (\"0.727\") or an integer"
+        ))
+    };
+    match v {
+        Value::String(s) => {
+            // Plain `-?digits[.digits]` only: no exponent, sign `+`, separators or bare point,
+            // which `from_str_exact` would otherwise let through.
+            let body = s.strip_prefix('-').unwrap_or(s);
+            let (int, frac) = match body.split_once('.') {
+                Some((i, f)) => (i, Some(f)),
+                None => (body, None),
+            };
+            let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+            if !digits(int) || !frac.is_none_or(digits) {
+                return Err(bad());
+            }
+            Decimal::from_str_exact(s).map_err(|_| bad())
+        }
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Ok(Decimal::from(u))
+            } else if let Some(i) = n.as_i64() {
+                Ok(Decimal::from(i))
+            } else {
+                Err(bad())
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// A JCM code (methodology code, parameter name, criterion): `tanso_core::jcm::valid_code`.
+fn jcm_code(s: &str, what: &str) -> R<String> {
+    if tanso_core::jcm::valid_code(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(Rejection::one(
+            Code::MALFORMED_ID,
+            format!("{what} {s:?} is malformed"),
+        ))
+    }
+}
+
+fn as_obj<'a>(v: &'a Value, what: &str) -> R<Obj<'a>> {
+    v.as_object()
+        .map(Obj)
+        .ok_or_else(|| malformed(format!("{what} must be an object")))
+}
+
+fn actor_of(v: &Value, what: &str) -> R<Actor> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| malformed(format!("{what} must be a string")))?;
+    Actor::parse(s).map_err(|c| Rejection::one(c, format!("{what} {s:?} is malformed")))
+}
+
+impl Obj<'_> {
+    fn methodology(&self, k: &str) -> R<MethodologyRef> {
+        let m = self.obj(k)?;
+        Ok(MethodologyRef {
+            code: jcm_code(m.str("code")?, &format!("{k} code"))?,
+            version: m.u32("version")?,
+        })
+    }
+    fn document(&self, k: &str) -> R<DocRef> {
+        let d = self.obj(k)?;
+        Ok(DocRef {
+            hash: hex32(d.str("sha256")?)?,
+            size: d.u64("size")?,
+        })
+    }
+    fn project(&self) -> R<ProjectId> {
+        self.id("project", ProjectId::parse)
+    }
+    fn decimal(&self, k: &str) -> R<Decimal> {
+        decimal(self.req(k)?, k)
+    }
+    /// A parameter map, name → decimal; absent is empty.
+    fn params(&self, k: &str) -> R<Params> {
+        let Some(v) = self.opt(k) else {
+            return Ok(Params::new());
+        };
+        let m = v
+            .as_object()
+            .ok_or_else(|| malformed(format!("{k} must be an object of name → decimal")))?;
+        m.iter()
+            .map(|(name, v)| {
+                Ok((
+                    jcm_code(name, &format!("{k} parameter"))?,
+                    decimal(v, &format!("{k}.{name}"))?,
+                ))
+            })
+            .collect()
+    }
+    fn allocation(&self, k: &str) -> R<Allocation> {
+        let a = self.obj(k)?;
+        let shares = a
+            .array("shares")?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let s = as_obj(v, &format!("{k} share {i}"))?;
+                Ok(Share {
+                    registry: s.id("registry", RegistryId::parse)?,
+                    account: AccountId(s.u64("account")?),
+                    percent: s.decimal("percent")?,
+                })
+            })
+            .collect::<R<_>>()?;
+        Ok(Allocation {
+            shares,
+            remainder_to: if a.opt("remainder_to").is_some() {
+                a.u32("remainder_to")?
+            } else {
+                0
+            },
+        })
+    }
+    fn actors(&self, k: &str) -> R<Vec<Actor>> {
+        match self.opt(k) {
+            None => Ok(Vec::new()),
+            Some(_) => self
+                .array(k)?
+                .iter()
+                .map(|v| actor_of(v, &format!("{k} entry")))
+                .collect(),
+        }
+    }
+    fn opt_enum<T: Copy>(&self, k: &str, options: &[(&str, T)], default: T) -> R<T> {
+        if self.opt(k).is_some() {
+            enum_of(self, k, options)
+        } else {
+            Ok(default)
+        }
+    }
+    fn opt_u32(&self, k: &str, default: u32) -> R<u32> {
+        if self.opt(k).is_some() {
+            self.u32(k)
+        } else {
+            Ok(default)
+        }
+    }
+}
+
+/// A JCM policy object: every field optional, defaulting to `JcmPolicy::default()`.
+fn policy(p: &Obj) -> R<JcmPolicy> {
+    let d = JcmPolicy::default();
+    Ok(JcmPolicy {
+        rounding: p.opt_enum("rounding", ROUNDINGS, d.rounding)?,
+        methodology_public_input_days: p.opt_u32(
+            "methodology_public_input_days",
+            d.methodology_public_input_days,
+        )?,
+        pdd_public_input_days: p.opt_u32("pdd_public_input_days", d.pdd_public_input_days)?,
+        outside_list_registration: p.opt_enum(
+            "outside_list_registration",
+            OUTSIDE_LIST_REGISTRATION,
+            d.outside_list_registration,
+        )?,
+        outside_list_authorization: p.opt_enum(
+            "outside_list_authorization",
+            OUTSIDE_LIST_AUTHORIZATION,
+            d.outside_list_authorization,
+        )?,
+        straddle: p.opt_enum("straddle", STRADDLE, d.straddle)?,
+        foreign_issuance: p.opt_enum("foreign_issuance", FOREIGN_ISSUANCE, d.foreign_issuance)?,
+        remainder: p.opt_enum("remainder", REMAINDERS, d.remainder)?,
+    })
+}
+
+/// A decision subject: `{"type": "<name>", ...fields}`.
+fn subject(s: &Obj) -> R<Subject> {
+    let project = || s.project();
+    Ok(match s.str("type")? {
+        "approve_methodology" => Subject::ApproveMethodology(s.methodology("methodology")?),
+        "reject_methodology" => Subject::RejectMethodology(s.methodology("methodology")?),
+        "designate_tpe" => Subject::DesignateTpe(s.id("tpe", Actor::parse)?),
+        "appoint_member" => Subject::AppointMember {
+            actor: s.id("member", Actor::parse)?,
+            party: s.id("party", PartyId::parse)?,
+        },
+        "set_activity_list" => Subject::SetActivityList {
+            party: s.id("party", PartyId::parse)?,
+            activities: s
+                .array("activities")?
+                .iter()
+                .map(|v| {
+                    v.as_u64()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .ok_or_else(|| malformed("an activity is a whole number from 0 to 65535"))
+                })
+                .collect::<R<_>>()?,
+        },
+        "set_policy" => Subject::SetPolicy(policy(&s.obj("policy")?)?),
+        "register_project" => Subject::RegisterProject(project()?),
+        "reject_registration" => Subject::RejectRegistration(project()?),
+        "approve_change" => Subject::ApproveChange(project()?),
+        "renew_crediting_period" => Subject::RenewCreditingPeriod {
+            project: project()?,
+            until: s.id("until", Date::parse)?,
+        },
+        "decide_issuance" => Subject::DecideIssuance {
+            project: project()?,
+            period_no: s.u32("period_no")?,
+            quantity: s.u64("quantity")?,
+        },
+        "reject_issuance" => Subject::RejectIssuance {
+            project: project()?,
+            period_no: s.u32("period_no")?,
+        },
+        other => return Err(malformed(format!("unknown decision subject {other:?}"))),
+    })
+}
+
+/// The `jcm_*` commands.
+fn jcm_command(name: &str, o: &Obj) -> R<JcmCommand> {
+    let project = || o.project();
+    let document = || o.document("document");
+    let decision = || o.id("decision", DecisionId::parse);
+    Ok(match name {
+        "jcm_appoint" => {
+            let actor = o.id("appointee", Actor::parse)?;
+            let role = match o.str("role")? {
+                r @ ("member" | "participant") => {
+                    let party = o.id("party", PartyId::parse)?;
+                    if r == "member" {
+                        Role::Member(party)
+                    } else {
+                        Role::Participant(party)
+                    }
+                }
+                r @ ("secretariat" | "tpe") => {
+                    if o.opt("party").is_some() {
+                        return Err(malformed(format!("a {r} has no party")));
+                    }
+                    if r == "tpe" {
+                        Role::Tpe
+                    } else {
+                        Role::Secretariat
+                    }
+                }
+                _ => {
+                    return Err(malformed(format!(
+                        "role must be one of {}",
+                        ROLES.join(", ")
+                    )))
+                }
+            };
+            JcmCommand::Appoint { actor, role }
+        }
+        "jcm_submit_methodology" => JcmCommand::SubmitMethodology {
+            methodology: o.methodology("methodology")?,
+            document: document()?,
+        },
+        "jcm_check_completeness" => JcmCommand::CheckCompleteness {
+            methodology: o.methodology("methodology")?,
+            complete: o.bool("complete")?,
+        },
+        "jcm_close_public_input" => JcmCommand::ClosePublicInput {
+            target: match (o.opt("methodology"), o.opt("project")) {
+                (Some(_), None) => InputTarget::Methodology(o.methodology("methodology")?),
+                (None, Some(_)) => InputTarget::Project(project()?),
+                _ => return Err(malformed("give either methodology or project")),
+            },
+        },
+        "jcm_submit_pin" => JcmCommand::SubmitPin {
+            project: project()?,
+            host: o.id("host", PartyId::parse)?,
+            activity: o.u16("activity")?,
+            participants: o.actors("participants")?,
+            document: document()?,
+        },
+        "jcm_submit_pdd" => JcmCommand::SubmitPdd {
+            project: project()?,
+            methodology: o.methodology("methodology")?,
+            ex_ante: o.params("ex_ante")?,
+            criteria: o
+                .array("criteria")?
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| malformed("a criterion is a string"))
+                        .and_then(|s| jcm_code(s, "criterion"))
+                })
+                .collect::<R<_>>()?,
+            crediting: o.period("crediting")?,
+            allocation: o.allocation("allocation")?,
+            document: document()?,
+        },
+        "jcm_open_pdd_public_input" => JcmCommand::OpenPddPublicInput {
+            project: project()?,
+        },
+        "jcm_validate" => JcmCommand::Validate {
+            project: project()?,
+            positive: o.bool("positive")?,
+            document: document()?,
+        },
+        "jcm_request_registration" => JcmCommand::RequestRegistration {
+            project: project()?,
+            document: document()?,
+        },
+        "jcm_withdraw_registration_request" => JcmCommand::WithdrawRegistrationRequest {
+            project: project()?,
+        },
+        "jcm_request_change" => {
+            let c = o.obj("change")?;
+            JcmCommand::RequestChange {
+                project: project()?,
+                change: Change {
+                    allocation: c
+                        .opt("allocation")
+                        .map(|_| c.allocation("allocation"))
+                        .transpose()?,
+                    ex_ante: c.params("ex_ante")?,
+                },
+                document: document()?,
+            }
+        }
+        "jcm_request_renewal" => JcmCommand::RequestRenewal {
+            project: project()?,
+            until: o.id("until", Date::parse)?,
+            document: document()?,
+        },
+        "jcm_withdraw_project" => JcmCommand::WithdrawProject {
+            project: project()?,
+            document: document()?,
+        },
+        "jcm_report_monitoring" => JcmCommand::ReportMonitoring {
+            project: project()?,
+            period_no: o.u32("period_no")?,
+            period: o.period("period")?,
+            values: o.params("values")?,
+            document: document()?,
+        },
+        "jcm_verify" => JcmCommand::Verify {
+            project: project()?,
+            period_no: o.u32("period_no")?,
+            amount: o.u64("amount")?,
+            document: document()?,
+        },
+        "jcm_request_issuance" => JcmCommand::RequestIssuance {
+            project: project()?,
+            period_no: o.u32("period_no")?,
+            // Plain u64, zero included: the core checks the quantity against the verification.
+            quantity: o.u64("quantity")?,
+            document: document()?,
+        },
+        "jcm_withdraw_issuance_request" => JcmCommand::WithdrawIssuanceRequest {
+            project: project()?,
+            period_no: o.u32("period_no")?,
+        },
+        "jcm_propose" => JcmCommand::Propose {
+            decision: decision()?,
+            subject: subject(&o.obj("subject")?)?,
+        },
+        "jcm_concur" => JcmCommand::Concur {
+            decision: decision()?,
+        },
+        "jcm_refuse" => JcmCommand::Refuse {
+            decision: decision()?,
+        },
+        "jcm_notify" => JcmCommand::Notify {
+            decision: decision()?,
+        },
+        other => return Err(malformed(format!("unknown command {other:?}"))),
+    })
 }

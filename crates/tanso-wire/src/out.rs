@@ -3,6 +3,10 @@
 
 use crate::*;
 use serde_json::json;
+use tanso_core::jcm::methodology::Params;
+use tanso_core::jcm::{
+    Allocation, DocRef, InputTarget, IssuanceLine, JcmEvent, JcmPolicy, MethodologyRef, Subject,
+};
 
 pub fn rejection_json(id: Option<&str>, r: &Rejection, replayed: bool, dry_run: bool) -> Value {
     json!({
@@ -272,6 +276,305 @@ pub fn event_json(e: &Event) -> Value {
             "event": "link_alarm", "transfer_id": transfer_id.as_str(), "code": code.0, "name": code.name()}),
         Event::SuspenseAccountSet { account } => json!({
             "event": "suspense_account_set", "account": account.0}),
+        Event::ProjectHostRecorded {
+            project,
+            host,
+            foreign,
+        } => json!({
+            "event": "project_host_recorded", "project": project.as_str(), "host": host.as_str(),
+            "foreign": foreign_issuance_name(*foreign)}),
+        Event::Jcm(e) => jcm_event_json(e),
+    }
+}
+
+pub fn period_json(p: &MitigationPeriod) -> Value {
+    json!({"start": p.start().to_string(), "end": p.end().to_string()})
+}
+
+pub fn methodology_json(m: &MethodologyRef) -> Value {
+    json!({"code": m.code, "version": m.version})
+}
+
+pub fn document_json(d: &DocRef) -> Value {
+    json!({"sha256": hex::encode(d.hash), "size": d.size})
+}
+
+/// Decimals as their exact text (`"0.10"` keeps its scale), never as JSON numbers.
+pub fn params_json(p: &Params) -> Value {
+    Value::Object(
+        p.iter()
+            .map(|(k, v)| (k.clone(), json!(v.to_string())))
+            .collect(),
+    )
+}
+
+pub fn allocation_json(a: &Allocation) -> Value {
+    json!({
+        "shares": a.shares.iter().map(|s| json!({
+            "registry": s.registry.as_str(), "account": s.account.0, "percent": s.percent.to_string(),
+        })).collect::<Vec<_>>(),
+        "remainder_to": a.remainder_to,
+    })
+}
+
+/// A public-input target, as the fields `jcm_close_public_input` takes: `methodology` or
+/// `project`.
+fn target_json(t: &InputTarget) -> Value {
+    match t {
+        InputTarget::Methodology(m) => json!({"methodology": methodology_json(m)}),
+        InputTarget::Project(p) => json!({"project": p.as_str()}),
+    }
+}
+
+/// Every field of a JCM policy, by the names `set_policy` takes.
+pub fn policy_json(p: &JcmPolicy) -> Value {
+    json!({
+        "rounding": rounding_name(p.rounding),
+        "methodology_public_input_days": p.methodology_public_input_days,
+        "pdd_public_input_days": p.pdd_public_input_days,
+        "outside_list_registration": outside_list_registration_name(p.outside_list_registration),
+        "outside_list_authorization": outside_list_authorization_name(p.outside_list_authorization),
+        "straddle": straddle_name(p.straddle),
+        "foreign_issuance": foreign_issuance_name(p.foreign_issuance),
+        "remainder": remainder_name(p.remainder),
+    })
+}
+
+/// A decision subject as `jcm_propose` takes it: `{"type": "<name>", ...fields}`.
+pub fn subject_json(s: &Subject) -> Value {
+    let mut v = json!({"type": s.name()});
+    merge(
+        &mut v,
+        match s {
+            Subject::ApproveMethodology(m) | Subject::RejectMethodology(m) => {
+                json!({"methodology": methodology_json(m)})
+            }
+            Subject::DesignateTpe(a) => json!({"tpe": a.as_str()}),
+            Subject::AppointMember { actor, party } => {
+                json!({"member": actor.as_str(), "party": party.as_str()})
+            }
+            Subject::SetActivityList { party, activities } => {
+                json!({"party": party.as_str(), "activities": activities})
+            }
+            Subject::SetPolicy(p) => json!({"policy": policy_json(p)}),
+            Subject::RegisterProject(p)
+            | Subject::RejectRegistration(p)
+            | Subject::ApproveChange(p) => json!({"project": p.as_str()}),
+            Subject::RenewCreditingPeriod { project, until } => {
+                json!({"project": project.as_str(), "until": until.to_string()})
+            }
+            Subject::DecideIssuance {
+                project,
+                period_no,
+                quantity,
+            } => json!({"project": project.as_str(), "period_no": period_no, "quantity": quantity}),
+            Subject::RejectIssuance { project, period_no } => {
+                json!({"project": project.as_str(), "period_no": period_no})
+            }
+        },
+    );
+    v
+}
+
+pub fn issuance_line_json(l: &IssuanceLine) -> Value {
+    json!({
+        "registry": l.registry.as_str(), "account": l.account.0, "period": period_json(&l.period),
+        "quantity": l.quantity, "unit_start": l.unit_start,
+    })
+}
+
+/// A JCM event: `{"event": "<name>", ...fields}`, with the field shapes of the commands and
+/// `by`, the actor who took the step.
+pub fn jcm_event_json(e: &JcmEvent) -> Value {
+    match e {
+        JcmEvent::Appointed { actor, role, by } => json!({
+            "event": "appointed", "appointee": actor.as_str(), "role": role_name(role),
+            "party": role_party(role).map(|p| p.as_str().to_owned()), "by": by.as_str()}),
+        JcmEvent::MethodologySubmitted {
+            methodology,
+            spec_hash,
+            document,
+            by,
+        } => json!({
+            "event": "methodology_submitted", "methodology": methodology_json(methodology),
+            "spec_sha256": hex::encode(spec_hash), "document": document_json(document),
+            "by": by.as_str()}),
+        JcmEvent::CompletenessChecked {
+            methodology,
+            complete,
+            by,
+        } => json!({
+            "event": "completeness_checked", "methodology": methodology_json(methodology),
+            "complete": complete, "by": by.as_str()}),
+        JcmEvent::PublicInputOpened {
+            target,
+            at,
+            closes_not_before,
+            by,
+        } => {
+            let mut v = json!({"event": "public_input_opened", "at": at.to_string(),
+                "closes_not_before": closes_not_before.to_string(), "by": by.as_str()});
+            merge(&mut v, target_json(target));
+            v
+        }
+        JcmEvent::PublicInputClosed { target, by } => {
+            let mut v = json!({"event": "public_input_closed", "by": by.as_str()});
+            merge(&mut v, target_json(target));
+            v
+        }
+        JcmEvent::PinSubmitted {
+            project,
+            host,
+            activity,
+            participants,
+            document,
+            by,
+        } => json!({
+            "event": "pin_submitted", "project": project.as_str(), "host": host.as_str(),
+            "activity": activity,
+            "participants": participants.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::PddSubmitted {
+            project,
+            methodology,
+            ex_ante,
+            criteria,
+            crediting,
+            allocation,
+            document,
+            by,
+        } => json!({
+            "event": "pdd_submitted", "project": project.as_str(),
+            "methodology": methodology_json(methodology), "ex_ante": params_json(ex_ante),
+            "criteria": criteria, "crediting": period_json(crediting),
+            "allocation": allocation_json(allocation), "document": document_json(document),
+            "by": by.as_str()}),
+        JcmEvent::Validated {
+            project,
+            positive,
+            document,
+            by,
+        } => json!({
+            "event": "validated", "project": project.as_str(), "positive": positive,
+            "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::RegistrationRequested {
+            project,
+            document,
+            by,
+        } => json!({
+            "event": "registration_requested", "project": project.as_str(),
+            "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::RegistrationRequestWithdrawn { project, by } => json!({
+            "event": "registration_request_withdrawn", "project": project.as_str(), "by": by.as_str()}),
+        JcmEvent::ChangeRequested {
+            project,
+            change,
+            document,
+            by,
+        } => json!({
+            "event": "change_requested", "project": project.as_str(),
+            "change": {
+                "allocation": change.allocation.as_ref().map(allocation_json),
+                "ex_ante": params_json(&change.ex_ante),
+            },
+            "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::RenewalRequested {
+            project,
+            until,
+            document,
+            by,
+        } => json!({
+            "event": "renewal_requested", "project": project.as_str(), "until": until.to_string(),
+            "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::ProjectWithdrawn {
+            project,
+            document,
+            by,
+        } => json!({
+            "event": "project_withdrawn", "project": project.as_str(),
+            "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::MonitoringReported {
+            project,
+            period_no,
+            period,
+            inputs,
+            re,
+            pe,
+            er,
+            credited,
+            document,
+            by,
+        } => json!({
+            "event": "monitoring_reported", "project": project.as_str(), "period_no": period_no,
+            "period": period_json(period), "inputs": params_json(inputs),
+            "re": re.to_string(), "pe": pe.to_string(), "er": er.to_string(),
+            "credited": credited, "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::Verified {
+            project,
+            period_no,
+            amount,
+            document,
+            by,
+        } => json!({
+            "event": "verified", "project": project.as_str(), "period_no": period_no,
+            "amount": amount, "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::IssuanceRequested {
+            project,
+            period_no,
+            quantity,
+            document,
+            by,
+        } => json!({
+            "event": "issuance_requested", "project": project.as_str(), "period_no": period_no,
+            "quantity": quantity, "document": document_json(document), "by": by.as_str()}),
+        JcmEvent::IssuanceRequestWithdrawn {
+            project,
+            period_no,
+            by,
+        } => json!({
+            "event": "issuance_request_withdrawn", "project": project.as_str(),
+            "period_no": period_no, "by": by.as_str()}),
+        JcmEvent::MotionProposed {
+            decision,
+            subject,
+            party,
+            by,
+        } => json!({
+            "event": "motion_proposed", "decision": decision.as_str(),
+            "subject": subject_json(subject), "party": party.as_str(), "by": by.as_str()}),
+        JcmEvent::MotionConcurred {
+            decision,
+            party,
+            by,
+        } => json!({
+            "event": "motion_concurred", "decision": decision.as_str(), "party": party.as_str(),
+            "by": by.as_str()}),
+        JcmEvent::MotionRefused {
+            decision,
+            party,
+            by,
+        } => json!({
+            "event": "motion_refused", "decision": decision.as_str(), "party": party.as_str(),
+            "by": by.as_str()}),
+        JcmEvent::DecisionAdopted { decision } => json!({
+            "event": "decision_adopted", "decision": decision.as_str()}),
+        JcmEvent::ProjectFlagged { project, code } => json!({
+            "event": "project_flagged", "project": project.as_str(), "code": code.0,
+            "name": code.name()}),
+        JcmEvent::IssuanceNotified {
+            decision,
+            project,
+            host,
+            period_no,
+            foreign,
+            lines,
+            by,
+        } => json!({
+            "event": "issuance_notified", "decision": decision.as_str(),
+            "project": project.as_str(), "host": host.as_str(), "period_no": period_no,
+            "foreign": foreign_issuance_name(*foreign),
+            "lines": lines.iter().map(issuance_line_json).collect::<Vec<_>>(),
+            "by": by.as_str()}),
     }
 }
 
