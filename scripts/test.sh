@@ -11,6 +11,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# openpyxl: tanso-report's tests run shared/tools/aef_check.py on the workbooks they write, and
+# fail (never skip) without it. Install it for the python3 on PATH (pip), else from apt.
+if ! python3 -c 'import openpyxl' >/dev/null 2>&1; then
+  echo "test.sh: installing openpyxl"
+  python3 -m pip install --quiet openpyxl 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages openpyxl 2>/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-openpyxl; }
+  python3 -c 'import openpyxl'
+fi
+
 # PostgreSQL: the PostgreSQL backend's conformance tests use a real server at
 # $TANSO_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres). Start it if it is
 # installed and down; install it if it is missing.

@@ -762,6 +762,128 @@ fn codes_of_the_jcm_cycle_are_tested_on_the_core() {
     }
 }
 
+/// Article 6.2 codes, each pinned by name in the test file given (the party chain and the
+/// registry on the core; the accounting arithmetic; the consistency checks of `tanso report`).
+const A6_LEVEL: &[(u16, &str, &str)] = &[
+    (8501, "CA_UNKNOWN", "crates/tanso-core/tests/article6.rs"),
+    (
+        8502,
+        "INITIAL_REPORT_MISSING",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8503,
+        "INITIAL_REPORT_INCOMPLETE",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8504,
+        "AUTHORIZATION_UNKNOWN",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8505,
+        "AUTHORIZATION_VERSION",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8506,
+        "VINTAGE_NOT_AUTHORIZABLE",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8507,
+        "AUTHORIZED_QUANTITY_EXCEEDED",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8508,
+        "ALREADY_FIRST_TRANSFERRED",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8509,
+        "PURPOSE_NOT_AUTHORIZED",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8510,
+        "PARTY_NOT_AUTHORIZED",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8511,
+        "METRIC_UNSUPPORTED",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8512,
+        "ADJUSTMENT_STATE",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8513,
+        "PERIOD_FINALIZED",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8515,
+        "USE_YEAR_INVALID",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (
+        8516,
+        "NOT_ARTICLE6_ELIGIBLE",
+        "crates/tanso-core/tests/article6.rs",
+    ),
+    (8517, "NDC_UNKNOWN", "crates/tanso-core/tests/article6.rs"),
+    (
+        8514,
+        "DATA_MISSING",
+        "crates/tanso-core/tests/article6_accounting.rs",
+    ),
+    (
+        8601,
+        "CHECK_FIRST_TRANSFER_ABOVE_AUTHORIZED",
+        "crates/tanso-cli/src/report.rs",
+    ),
+    (
+        8602,
+        "CHECK_HOLDINGS_IDENTITY",
+        "crates/tanso-cli/src/report.rs",
+    ),
+    (8603, "CHECK_SERIAL_TWICE", "crates/tanso-cli/src/report.rs"),
+    (8604, "CHECK_USED_TWICE", "crates/tanso-cli/src/report.rs"),
+    (
+        8605,
+        "CHECK_ROW_WITHOUT_AUTHORIZATION",
+        "crates/tanso-cli/src/report.rs",
+    ),
+    (
+        8606,
+        "CHECK_UNAUTHORIZED_FIRST_TRANSFER",
+        "crates/tanso-cli/src/report.rs",
+    ),
+    (
+        8607,
+        "CHECK_VINTAGE_MISMATCH",
+        "crates/tanso-cli/src/report.rs",
+    ),
+];
+
+#[test]
+fn article6_codes_are_tested_where_they_arise() {
+    for (code, name, file) in A6_LEVEL {
+        assert_eq!(code_def(*code), *name, "catalogue name of {code}");
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("read the test file");
+        assert!(
+            text.contains(&format!("Code::{name}")),
+            "{code} {name} is not tested in {path}"
+        );
+    }
+}
+
 const ENGINE_LEVEL: &[(u16, &str, &str)] = &[
     (
         6005,
@@ -797,6 +919,7 @@ fn every_catalogue_code_is_produced_by_a_test() {
         .iter()
         .chain(LINK_LEVEL)
         .chain(JCM_LEVEL)
+        .chain(A6_LEVEL)
         .map(|(c, _, _)| *c)
         .collect();
     let untested: Vec<u16> = catalogue

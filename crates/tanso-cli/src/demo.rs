@@ -178,6 +178,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     d.must(setup)?;
 
     jcm_cycle(&mut d, &cli.data)?;
+    article6(&mut d, &cli.data)?;
     d.clock.store(0, Ordering::SeqCst);
 
     println!("\n9. A partial transfer that splits a block (vintage 2026)");
@@ -288,9 +289,10 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
             println!("{}", holdings_table(&blocks));
         }
     }
+    reports(&node, &cli.data)?;
     let signed = checkpoint(&mut node, &cli.keys)?;
     println!(
-        "\n14. Signed {signed} checkpoint(s) with the key in {}",
+        "\n15. Signed {signed} checkpoint(s) with the key in {}",
         cli.keys.display()
     );
     for c in node.chains().filter(|c| c.seq > 0) {
@@ -636,5 +638,152 @@ fn jcm_cycle(d: &mut Demo, data: &std::path::Path) -> Result<()> {
         "   retiring 10 towards Japan's NDC is refused: {:?} (India's authorization, a later step, lifts it)",
         ndc[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
     );
+    Ok(())
+}
+
+/// Article 6.2: both parties' authority chains, India's authorization of part of the credits
+/// for Japan's NDC, its first transfer (recorded in Japan's registry, including 2025-vintage
+/// credits in 2026, which changes India's 2025 balance), and Japan's use towards its 2026 NDC.
+fn article6(d: &mut Demo, data: &std::path::Path) -> Result<()> {
+    let doc =
+        |name: &str, text: &str| crate::jcm::store_document_bytes(data, text.as_bytes(), name);
+    println!("8b. Article 6.2: India and Japan record cooperative approach CA0001, their NDCs (trajectory method), initial reports and emissions; India authorizes 800 t of the JCM credits for Japan's NDC");
+    d.clock.store(at("2026-05-20")?, Ordering::SeqCst);
+    let mut steps = Vec::new();
+    for (p, other, tz, emissions, trajectory) in [
+        (
+            "IND",
+            "JPN",
+            330,
+            [("2025", "2950000000"), ("2026", "3000000000")],
+            json!({"2025": "3100000000", "2026": "3150000000", "2030": "3300000000"}),
+        ),
+        (
+            "JPN",
+            "IND",
+            540,
+            [("2025", "1050000000"), ("2026", "1010000000")],
+            json!({"2025": "1000000000", "2026": "960000000", "2030": "760000000"}),
+        ),
+    ] {
+        let chain = format!("party:{p}");
+        let actor = if p == "IND" { "moefcc" } else { "moej" };
+        let d1 = doc(
+            &format!("{p}_CA0001.txt"),
+            &format!("Cooperative approach CA0001 ({p}–{other}): the JCM"),
+        )?;
+        steps.push(cmd(
+            &chain,
+            actor,
+            "a6_register_approach",
+            json!({"ca": "CA0001", "parties": [p, other], "document": d1}),
+        ));
+        steps.push(cmd(
+            &chain,
+            actor,
+            "a6_set_ndc",
+            json!({"ndc": {"kind": "single_year", "first_year": 2021,
+            "last_year": 2030, "target_year": 2030, "method": "trajectory", "metric": "GHG"},
+            "time_zone_minutes": tz, "trajectory": trajectory}),
+        ));
+        let ir = doc(
+            &format!("{p}_initial_report.txt"),
+            &format!("Initial report of {p} under Article 6.2"),
+        )?;
+        steps.push(cmd(
+            &chain,
+            actor,
+            "a6_record_initial_report",
+            json!({
+            "ndc_quantified": if p == "IND" { "3300000000" } else { "760000000" },
+            "participation_demonstrated": true, "sustainable_development": ir, "human_rights": ir,
+            "gender": ir, "safeguards": ir, "environmental_integrity": ir, "entities_listed": true,
+            "document": ir}),
+        ));
+        for (y, e) in emissions {
+            steps.push(cmd(
+                &chain,
+                actor,
+                "a6_report_emissions",
+                json!({"year": y.parse::<u16>()?, "emissions": e}),
+            ));
+        }
+    }
+    d.must(steps)?;
+    d.clock.store(at("2026-06-01")?, Ordering::SeqCst);
+    let terms = doc("IND-A6-2026-001.txt", "Authorization IND-A6-2026-001: JCM credits of IN001 for Japan's NDC; change and revocation only for units not yet first transferred")?;
+    let auth = d.must(vec![cmd(
+        "party:IND",
+        "moefcc",
+        "a6_authorize",
+        json!({
+        "authorization": "IND-A6-2026-001", "version": 1, "ca": "CA0001", "date": "2026-06-01",
+        "purposes": ["NDC"], "parties": ["JPN"],
+        "entities": [{"registry": "JPN01", "holder": 1}, {"registry": "JPN01", "holder": 2}],
+        "quantity": 800, "first_vintage": 2021, "last_vintage": 2030,
+        "activity_types": ["Renewable energy with storage"], "metric": "GHG", "terms": terms}),
+    )])?;
+    let a = accepted(&auth[0]).context("authorization")?;
+    let cite = json!({"chain": a.chain.to_string(), "seq": a.seq, "hash": hex::encode(a.hash)});
+    println!("   authorized at {} #{}", a.chain, a.seq);
+
+    println!("8c. Japan's registry records India's coverage of 370 credits it holds (100 of vintage 2025, 270 of 2026): their first transfer, by India, to Japan");
+    d.clock.store(at("2026-06-05")?, Ordering::SeqCst);
+    let applied = d.must(vec![cmd(
+        "JPN01",
+        "registry-manager:jpn",
+        "apply_authorization",
+        json!({
+        "citation": cite, "account": 2001,
+        "ranges": [{"start": 176, "end": 275}, {"start": 276, "end": 545}]}),
+    )])?;
+    for e in answer_json(&applied[0], false)["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!("   {e}");
+    }
+    println!("8d. Japan uses 250 of them towards its 2026 NDC");
+    d.clock.store(at("2026-09-30")?, Ordering::SeqCst);
+    let used = d.must(vec![cmd(
+        "JPN01",
+        "ar:gov-jpn",
+        "use_towards_ndc",
+        json!({
+        "from": 2001, "to": 2090, "ranges": [{"start": 296, "end": 545}], "year": 2026}),
+    )])?;
+    println!("   {}", answer_json(&used[0], false)["events"][0]);
+    Ok(())
+}
+
+/// Both parties' AEF workbooks for 2026, after the consistency checks, and their charts.
+fn reports(node: &tanso_engine::Node<SqliteStore>, data: &std::path::Path) -> Result<()> {
+    use crate::report;
+    println!("\n14. Article 6.2 reports: consistency checks, AEF workbooks and charts");
+    let all = report::collect(node)?;
+    let dir = data.join("reports");
+    for p in ["IND", "JPN"] {
+        let party = tanso_core::PartyId::parse(p).map_err(|c| anyhow::anyhow!("{c}"))?;
+        let failures = report::checks(&all, party, 2026);
+        for f in &failures {
+            println!("   check {} {}: {}", f.code.0, f.code.name(), f.message);
+        }
+        if !failures.is_empty() {
+            bail!("the consistency checks fail for {p}");
+        }
+        let l = report::ledger(&all, party);
+        for y in [2025u16, 2026] {
+            if let Ok(b) = tanso_core::article6::accounting::emissions_balance(&l, y) {
+                println!("   {p} emissions balance {y}: {b} t CO2e");
+            }
+        }
+        let out = dir.join(format!("aef_{p}_2026.xlsx"));
+        report::export(&all, party, 2026, &out, "xlsx")?;
+        println!("   {p}: checks pass; wrote {}", out.display());
+        for f in report::charts(&all, party, &dir.join("charts"))? {
+            println!("   wrote {}", f.display());
+        }
+    }
     Ok(())
 }

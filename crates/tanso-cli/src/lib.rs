@@ -8,6 +8,7 @@ pub mod demo;
 pub mod jcm;
 pub mod link;
 pub mod query;
+pub mod report;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -100,6 +101,11 @@ pub enum Cmd {
     /// The JCM project cycle: each step (`tanso jcm submit-pin --as pp:x project=IN001 …`),
     /// `issue`, `status`, `methodologies`, `compute`, `documents`.
     Jcm(jcm::JcmArgs),
+    /// Article 6.2 annual information: the AEF workbook, the consistency checks, the charts.
+    Report {
+        #[command(subcommand)]
+        what: report::ReportCmd,
+    },
     /// The link between registries.
     Link {
         #[command(subcommand)]
@@ -183,6 +189,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => link::run_link(&cli, a),
         Cmd::Bench { what } => bench::run(&cli, what),
         Cmd::Jcm(a) => jcm::run(&cli, a),
+        Cmd::Report { what } => report::run(&cli, what),
     }
 }
 

@@ -25,6 +25,10 @@ pub struct DecisionState {
     pub decisions: BTreeMap<DecisionId, (DecisionId, Option<[u8; 32]>)>,
     /// The JCM cycle, on a mechanism chain.
     pub jcm: crate::jcm::JcmState,
+    /// The party, on a party authority chain.
+    pub party: Option<PartyId>,
+    /// Article 6.2, on a party authority chain.
+    pub a6: crate::article6::authority::PartyA6,
 }
 
 #[derive(Clone)]
@@ -178,6 +182,12 @@ impl DecisionState {
                     document: *document,
                 }])
             }
+            (ChainId::PartyAuthority(p), Command::A6(c)) => {
+                if !self.opened {
+                    return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
+                }
+                Ok(self.a6.decide(*p, c)?.into_iter().map(Event::A6).collect())
+            }
             (ChainId::Mechanism(_), Command::Jcm(c)) => {
                 if !self.opened {
                     return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
@@ -201,7 +211,11 @@ impl DecisionState {
                     next.opened = true;
                     next.parties = parties.clone();
                 }
-                Event::PartyAuthorityOpened { .. } if !next.opened => next.opened = true,
+                Event::PartyAuthorityOpened { party } if !next.opened => {
+                    next.opened = true;
+                    next.party = Some(*party);
+                }
+                Event::A6(ev) if next.opened && next.party.is_some() => next.a6.fold(ev)?,
                 Event::DecisionRecorded {
                     decision,
                     kind,
@@ -245,6 +259,8 @@ impl DecisionState {
             e.opt(doc, |e, d| e.bytes32(d));
         }
         self.jcm.encode_state(&mut e);
+        e.opt(&self.party, |e, p| e.party(p));
+        self.a6.encode_state(&mut e);
         let mut h = Sha256::new();
         h.update(b"tanso-decision-state/1\0");
         h.update(&e.buf);

@@ -134,6 +134,30 @@ catalogue! {
     EXCEEDS_VERIFIED = 8033, "mechanism", Permanent, "the quantity exceeds the verified amount";
     VERIFIED_EXCEEDS_COMPUTED = 8034, "mechanism", Permanent, "the verified amount exceeds the reductions computed from the monitoring report";
     ACTIVITY_NOT_ELIGIBLE = 8035, "mechanism", Permanent, "the activity is not on the host party's Article 6.2 activity list";
+    CA_UNKNOWN = 8501, "article 6", Permanent, "the cooperative approach is not registered by this party";
+    INITIAL_REPORT_MISSING = 8502, "article 6", Permanent, "no authorization or first transfer before the party's initial report is recorded (policy)";
+    INITIAL_REPORT_INCOMPLETE = 8503, "article 6", Permanent, "the initial report lacks required contents (NDC quantification, safeguards, sustainable development, human rights, entities)";
+    AUTHORIZATION_UNKNOWN = 8504, "article 6", Permanent, "no such authorization (or version) of the first transferring party";
+    AUTHORIZATION_VERSION = 8505, "article 6", Permanent, "an authorization changes only by its next version";
+    VINTAGE_NOT_AUTHORIZABLE = 8506, "article 6", Permanent, "the vintage is before 2021 or outside the authorized timeframe";
+    AUTHORIZED_QUANTITY_EXCEEDED = 8507, "article 6", Permanent, "the quantity exceeds what the authorization leaves";
+    ALREADY_FIRST_TRANSFERRED = 8508, "article 6", Permanent, "units already first transferred keep the authorization version they were first transferred under";
+    PURPOSE_NOT_AUTHORIZED = 8509, "article 6", Permanent, "the units are not authorized for this purpose";
+    PARTY_NOT_AUTHORIZED = 8510, "article 6", Permanent, "the acquiring or using party or entity is not authorized";
+    METRIC_UNSUPPORTED = 8511, "article 6", Permanent, "non-GHG metrics need metric-specific accounts and a conversion, not supported for this NDC";
+    ADJUSTMENT_STATE = 8512, "article 6", Permanent, "this step is not valid in the adjustment record's state";
+    PERIOD_FINALIZED = 8513, "article 6", Permanent, "the period's adjustments are final";
+    DATA_MISSING = 8514, "article 6", Permanent, "a check or balance cannot be computed: data is missing (it does not pass)";
+    USE_YEAR_INVALID = 8515, "article 6", Permanent, "the year of use is outside the NDC implementation period";
+    NOT_ARTICLE6_ELIGIBLE = 8516, "article 6", Permanent, "the units' project is not eligible for Article 6.2 authorization";
+    NDC_UNKNOWN = 8517, "article 6", Permanent, "the party has not recorded its NDC";
+    CHECK_FIRST_TRANSFER_ABOVE_AUTHORIZED = 8601, "consistency", Permanent, "first transfers exceed the authorized quantity";
+    CHECK_HOLDINGS_IDENTITY = 8602, "consistency", Permanent, "holdings at 31 December do not equal last year's plus acquisitions minus transfers, uses and cancellations";
+    CHECK_SERIAL_TWICE = 8603, "consistency", Permanent, "a serial appears in two holdings rows";
+    CHECK_USED_TWICE = 8604, "consistency", Permanent, "a block is used or cancelled twice";
+    CHECK_ROW_WITHOUT_AUTHORIZATION = 8605, "consistency", Permanent, "an action or holdings row has no authorization row";
+    CHECK_UNAUTHORIZED_FIRST_TRANSFER = 8606, "consistency", Permanent, "units were first transferred without an authorization";
+    CHECK_VINTAGE_MISMATCH = 8607, "consistency", Permanent, "vintage or metric disagrees with the authorization";
 }
 
 impl Code {

@@ -458,11 +458,40 @@ impl Enc {
                 project,
                 host,
                 foreign,
+                eligible,
             } => {
                 self.u8(69);
                 self.str(project.as_str());
                 self.party(host);
                 self.u8(*foreign as u8);
+                self.bool(*eligible);
+            }
+            Event::A6(ev) => {
+                self.u8(71);
+                crate::article6::authority::put_event(self, ev);
+            }
+            Event::AuthorizationApplied {
+                authorization,
+                ca,
+                purposes,
+                parties,
+            } => {
+                self.u8(72);
+                self.party(&authorization.party);
+                self.str(authorization.authorization.as_str());
+                self.u32(authorization.version);
+                self.u16(ca.number());
+                self.bool(purposes.ndc);
+                self.bool(purposes.oimp);
+                self.len(parties.len());
+                for p in parties {
+                    self.party(p);
+                }
+            }
+            Event::UseYearRecorded { ranges, year } => {
+                self.u8(73);
+                self.issued_ranges(ranges);
+                self.u16(*year);
             }
             Event::Jcm(ev) => {
                 self.u8(70);
@@ -870,6 +899,36 @@ impl<'a> Dec<'a> {
                     1 => crate::jcm::ForeignIssuance::Unrestricted,
                     _ => return bad("unknown foreign-issuance policy"),
                 },
+                eligible: self.bool()?,
+            },
+            71 => Event::A6(crate::article6::authority::get_event(self)?),
+            72 => {
+                let authorization = AuthorizationRef {
+                    party: self.party()?,
+                    authorization: tok(self.str()?, DecisionId::parse)?,
+                    version: self.u32()?,
+                };
+                let ca = crate::article6::itmo::CaId::new(self.u16()?)
+                    .or_else(|_| bad("invalid CA id"))?;
+                let purposes = crate::article6::authority::Purposes {
+                    ndc: self.bool()?,
+                    oimp: self.bool()?,
+                };
+                let n = self.count()?;
+                let mut parties = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    parties.push(self.party()?);
+                }
+                Event::AuthorizationApplied {
+                    authorization,
+                    ca,
+                    purposes,
+                    parties,
+                }
+            }
+            73 => Event::UseYearRecorded {
+                ranges: self.issued_ranges()?,
+                year: self.u16()?,
             },
             70 => Event::Jcm(crate::jcm::get_event(self)?),
             t => return bad(&format!("unknown event tag {t}")),

@@ -6,6 +6,7 @@
 //! clock and draws no random number — so the same inputs always give the same outputs, in
 //! production, in replay, and in simulation.
 
+pub mod article6;
 pub mod chain;
 pub mod checkpoint;
 pub mod checks;

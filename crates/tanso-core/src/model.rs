@@ -385,6 +385,27 @@ pub enum Command {
     // The JCM project cycle (`jcm`).
     /// A step of the JCM cycle, on a mechanism chain.
     Jcm(crate::jcm::JcmCommand),
+    /// A step on a party's authority chain (Article 6.2).
+    A6(crate::article6::authority::A6Command),
+    /// Applies a party's authorization (the cited entry on its authority chain) to units of
+    /// an account: they become covered by that version; for units hosted by another party,
+    /// or OIMP-only units whose first transfer is the authorization, this is their first
+    /// transfer.
+    ApplyAuthorization {
+        citation: Citation,
+        /// Filled in by the engine.
+        cited: Option<CitedEntry>,
+        account: AccountId,
+        units: UnitSelection,
+    },
+    /// Retires authorized units towards this party's NDC for a year (para 8(b)).
+    UseTowardsNdc {
+        from: AccountId,
+        to: AccountId,
+        units: UnitSelection,
+        year: u16,
+        beneficiary: Option<HolderId>,
+    },
     /// Issues this registry's lines of a notified JCM issuance, citing the notification
     /// entry on the mechanism chain; at most once per decision and registry.
     IssueFromDecision {
@@ -429,6 +450,9 @@ impl Command {
             Command::CancelTransfer { .. } => "cancel_transfer",
             Command::SetSuspenseAccount { .. } => "set_suspense_account",
             Command::Jcm(c) => c.name(),
+            Command::A6(c) => c.name(),
+            Command::ApplyAuthorization { .. } => "apply_authorization",
+            Command::UseTowardsNdc { .. } => "use_towards_ndc",
             Command::IssueFromDecision { .. } => "issue_from_decision",
         }
     }
@@ -599,6 +623,22 @@ pub enum Event {
         project: ProjectId,
         host: PartyId,
         foreign: crate::jcm::ForeignIssuance,
+        /// Whether the project's credits may be authorized under Article 6.2.
+        eligible: bool,
+    },
+    /// A step on a party's authority chain.
+    A6(crate::article6::authority::A6Event),
+    /// The first time this registry applies an authorization version: what it allows.
+    AuthorizationApplied {
+        authorization: AuthorizationRef,
+        ca: crate::article6::itmo::CaId,
+        purposes: crate::article6::authority::Purposes,
+        parties: Vec<PartyId>,
+    },
+    /// The year for which retired units are used towards the NDC.
+    UseYearRecorded {
+        ranges: Vec<IssuedRange>,
+        year: u16,
     },
     /// A step of the JCM cycle (`jcm`).
     Jcm(crate::jcm::JcmEvent),
@@ -617,6 +657,7 @@ impl Event {
             Event::TransferProposed { proposal, .. } | Event::InboundAccepted { proposal } => {
                 proposal.ranges()
             }
+            Event::UseYearRecorded { ranges, .. } => ranges.clone(),
             Event::Transferred { ranges, .. }
             | Event::Retired { ranges, .. }
             | Event::Cancelled { ranges, .. }

@@ -181,10 +181,21 @@ pub(crate) enum Undo {
     AlarmsLen(usize),
     Suspense(Option<AccountId>),
     ProjectHost(ProjectId),
+    A6Auth(AuthorizationRef),
+}
+
+/// What an applied authorization version allows (from its `AuthorizationApplied` event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedAuthorization {
+    pub ca: crate::article6::itmo::CaId,
+    pub purposes: crate::article6::authority::Purposes,
+    pub parties: Vec<PartyId>,
 }
 
 /// The retirement purpose that counts towards the registry's party's NDC.
 pub const NDC_PURPOSE: &str = "ndc";
+/// The retirement purpose of a use for other international mitigation purposes.
+pub const OIMP_PURPOSE: &str = "oimp";
 /// The unit kind of JCM credits.
 pub const JCM_UNIT_KIND: &str = "JCM";
 
@@ -214,7 +225,9 @@ pub struct RegistryState {
     pub(crate) link: crate::link::LinkState,
     /// Host party of each project whose credits this registry issued under a mechanism
     /// decision, with the mechanism's foreign-issuance policy.
-    pub(crate) project_hosts: BTreeMap<ProjectId, (PartyId, crate::jcm::ForeignIssuance)>,
+    pub(crate) project_hosts: BTreeMap<ProjectId, (PartyId, crate::jcm::ForeignIssuance, bool)>,
+    /// Authorization versions this registry has applied: what each allows.
+    pub(crate) a6_auth: BTreeMap<AuthorizationRef, AppliedAuthorization>,
     /// Set while `decide` folds the events it has just checked: the account checks that it
     /// ran are not repeated. Replay (and `verify`) folds with every check.
     pub(crate) checked_by_decide: bool,
@@ -255,6 +268,7 @@ impl RegistryState {
             corrected: BTreeSet::new(),
             link: crate::link::LinkState::default(),
             project_hosts: BTreeMap::new(),
+            a6_auth: BTreeMap::new(),
             checked_by_decide: false,
             undo: Vec::new(),
             logging: false,
@@ -302,6 +316,9 @@ impl RegistryState {
                 Undo::HoldNamesLen(n) => self.hold_names.truncate(n),
                 Undo::ProjectHost(p) => {
                     self.project_hosts.remove(&p);
+                }
+                Undo::A6Auth(a) => {
+                    self.a6_auth.remove(&a);
                 }
                 link => self.undo_link(link),
             }
@@ -1035,6 +1052,15 @@ impl RegistryState {
                 let ranges = self.select(*from, units)?;
                 if purpose.as_str() == NDC_PURPOSE {
                     self.check_usable_towards_ndc(&ranges)?;
+                    if self.any_authorized(&ranges) {
+                        return Err(rej(
+                            Code::USE_YEAR_INVALID,
+                            "authorized units are used towards the NDC by use_towards_ndc, \
+                             which names the year of use",
+                        ));
+                    }
+                } else if purpose.as_str() == OIMP_PURPOSE {
+                    self.check_a6_use(&ranges, false)?;
                 }
                 self.emit(
                     out,
@@ -1279,9 +1305,46 @@ impl RegistryState {
             Command::IssueFromDecision { citation, cited } => {
                 self.decide_issue_from_decision(out, citation, cited.as_ref())
             }
+            Command::ApplyAuthorization {
+                citation,
+                cited,
+                account,
+                units,
+            } => self.decide_apply_authorization(out, citation, cited.as_ref(), *account, units),
+            Command::UseTowardsNdc {
+                from,
+                to,
+                units,
+                year,
+                beneficiary,
+            } => {
+                self.check_pair(*from, *to, |c| c == AccountClass::Retirement, "retirements")?;
+                let ranges = self.select(*from, units)?;
+                self.check_a6_use(&ranges, true)?;
+                self.emit(
+                    out,
+                    Event::Retired {
+                        from: *from,
+                        to: *to,
+                        ranges: ranges.clone(),
+                        purpose: PurposeCode::parse(NDC_PURPOSE).map_err(Rejection::from)?,
+                        beneficiary: *beneficiary,
+                        beneficiary_name: None,
+                        note: None,
+                    },
+                )?;
+                self.emit(
+                    out,
+                    Event::UseYearRecorded {
+                        ranges,
+                        year: *year,
+                    },
+                )
+            }
             Command::OpenMechanism { .. }
             | Command::OpenPartyAuthority { .. }
             | Command::RecordDecision { .. }
+            | Command::A6(_)
             | Command::Jcm(_) => Err(rej(
                 Code::COMMAND_NOT_FOR_CHAIN,
                 format!("{} is not a registry command", cmd.name()),
@@ -1317,13 +1380,14 @@ impl RegistryState {
                     project,
                     host,
                     foreign,
+                    eligible,
                     lines,
                     ..
-                }) => Some((decision, project, host, foreign, lines)),
+                }) => Some((decision, project, host, (foreign, eligible), lines)),
                 _ => None,
             })
         });
-        let Some((decision, project, host, foreign, lines)) = notified else {
+        let Some((decision, project, host, (foreign, eligible), lines)) = notified else {
             return Err(rej(
                 Code::NOT_A_NOTIFIED_ISSUANCE,
                 format!(
@@ -1348,7 +1412,7 @@ impl RegistryState {
             ));
         }
         match self.project_hosts.get(project) {
-            Some(&(h, f)) if h == *host && f == *foreign => {}
+            Some(&(h, f, e)) if h == *host && f == *foreign && e == *eligible => {}
             Some(_) => {
                 return Err(rej(
                     Code::ATTRIBUTES_DISAGREE,
@@ -1361,6 +1425,7 @@ impl RegistryState {
                     project: project.clone(),
                     host: *host,
                     foreign: *foreign,
+                    eligible: *eligible,
                 },
             )?,
         }
@@ -1383,6 +1448,267 @@ impl RegistryState {
         Ok(())
     }
 
+    /// Calls `f` on every block overlapping `ranges` (views, no carving).
+    fn each_block(&self, ranges: &[IssuedRange], mut f: impl FnMut(&BlockView) -> R<()>) -> R<()> {
+        for r in ranges {
+            let mut serial = r.range.start();
+            while serial <= r.range.end() {
+                let Some(b) = self.block_at(r.issuing, serial) else {
+                    break;
+                };
+                f(&b)?;
+                match b.range.end().checked_add(1) {
+                    Some(n) => serial = n,
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn any_authorized(&self, ranges: &[IssuedRange]) -> bool {
+        self.each_block(ranges, |b| {
+            if b.labels.authorization.is_some() {
+                Err(rej(Code::PURPOSE_NOT_AUTHORIZED, ""))
+            } else {
+                Ok(())
+            }
+        })
+        .is_err()
+    }
+
+    /// A use of authorized units: towards the NDC needs the NDC purpose and this party among
+    /// the authorized (or the authorizing) parties; for OIMP, the OIMP purpose.
+    fn check_a6_use(&self, ranges: &[IssuedRange], ndc: bool) -> R<()> {
+        let me = self.require_open()?.party();
+        self.each_block(ranges, |b| {
+            let Some(a) = &b.labels.authorization else {
+                return if ndc {
+                    Err(rej(
+                        Code::PURPOSE_NOT_AUTHORIZED,
+                        format!("serials {} {} are not authorized", b.issuing, b.range),
+                    ))
+                } else {
+                    Ok(())
+                };
+            };
+            let applied = self.a6_auth.get(a).ok_or_else(|| {
+                rej(
+                    Code::AUTHORIZATION_UNKNOWN,
+                    format!("authorization {} unknown here", a.authorization),
+                )
+            })?;
+            let ok = if ndc {
+                applied.purposes.ndc
+            } else {
+                applied.purposes.oimp
+            };
+            if !ok {
+                return Err(rej(
+                    Code::PURPOSE_NOT_AUTHORIZED,
+                    format!(
+                        "authorization {} v{} does not cover use {}",
+                        a.authorization,
+                        a.version,
+                        if ndc { "towards an NDC" } else { "for OIMP" }
+                    ),
+                ));
+            }
+            if ndc && me != a.party && !applied.parties.contains(&me) {
+                return Err(rej(
+                    Code::PARTY_NOT_AUTHORIZED,
+                    format!("{me} is not authorized to use these units towards its NDC"),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies an authorization version to units (see `Command::ApplyAuthorization`).
+    fn decide_apply_authorization(
+        &mut self,
+        out: &mut Vec<Event>,
+        citation: &Citation,
+        cited: Option<&CitedEntry>,
+        account: AccountId,
+        units: &UnitSelection,
+    ) -> R<()> {
+        use crate::article6::authority::{A6Event, FirstTransferDefinition};
+        let me = self.require_open()?.party();
+        let ChainId::PartyAuthority(party) = &citation.chain else {
+            return Err(rej(
+                Code::AUTHORIZATION_UNKNOWN,
+                format!("{} is not a party authority chain", citation.chain),
+            ));
+        };
+        let auth = cited
+            .and_then(|c| {
+                c.events.iter().find_map(|e| match e {
+                    Event::A6(A6Event::Authorized(a)) => Some(a),
+                    _ => None,
+                })
+            })
+            .ok_or_else(|| {
+                rej(
+                    Code::AUTHORIZATION_UNKNOWN,
+                    format!(
+                        "entry {} of {} is not an authorization",
+                        citation.seq, citation.chain
+                    ),
+                )
+            })?;
+        let mut c = Checks::new();
+        self.check_from(account, &mut c);
+        c.finish()?;
+        let ranges = self.select(account, units)?;
+        let reference = AuthorizationRef {
+            party: *party,
+            authorization: auth.id.clone(),
+            version: auth.version,
+        };
+        let registry = self.require_open()?;
+        // Units that arrived over the link already covered by this version: record what the
+        // authorization allows here, and change nothing else (their first transfer happened at
+        // the sender).
+        let mut all_covered = true;
+        self.each_block(&ranges, |b| {
+            all_covered &= b.labels.authorization.as_ref() == Some(&reference);
+            Ok(())
+        })?;
+        if all_covered && me != reference.party {
+            if self.a6_auth.contains_key(&reference) {
+                return Err(rej(
+                    Code::ALREADY_FIRST_TRANSFERRED,
+                    "these units are covered by this authorization already",
+                ));
+            }
+            return self.emit(
+                out,
+                Event::AuthorizationApplied {
+                    authorization: reference,
+                    ca: auth.ca,
+                    purposes: auth.purposes,
+                    parties: auth.parties.clone(),
+                },
+            );
+        }
+        let mut foreign_held = false;
+        let mut quantity = 0u64;
+        self.each_block(&ranges, |b| {
+            quantity += b.range.len();
+            if b.labels.first_transferred {
+                return Err(rej(
+                    Code::ALREADY_FIRST_TRANSFERRED,
+                    format!(
+                        "serials {} {} were first transferred already",
+                        b.issuing, b.range
+                    ),
+                ));
+            }
+            let v = b.attributes.vintage.year();
+            if v < 2021 || v < auth.first_vintage || v > auth.last_vintage {
+                return Err(rej(
+                    Code::VINTAGE_NOT_AUTHORIZABLE,
+                    format!(
+                        "vintage {v} is outside {}..{}",
+                        auth.first_vintage, auth.last_vintage
+                    ),
+                ));
+            }
+            let host = match b
+                .attributes
+                .project
+                .as_ref()
+                .and_then(|p| self.project_hosts.get(p))
+            {
+                Some(&(host, _, eligible)) => {
+                    if !eligible {
+                        return Err(rej(
+                            Code::NOT_ARTICLE6_ELIGIBLE,
+                            format!(
+                                "project {:?} is outside its host's Article 6.2 list",
+                                b.attributes.project
+                            ),
+                        ));
+                    }
+                    host
+                }
+                None => b.issuing.party(),
+            };
+            if host != *party {
+                return Err(rej(
+                    Code::PARTY_NOT_AUTHORIZED,
+                    format!("only {host} authorizes these units, not {party}"),
+                ));
+            }
+            foreign_held |= registry != b.issuing || me != host;
+            Ok(())
+        })?;
+        if let Some(limit) = auth.quantity {
+            let used: u64 = self.a6_applied_quantity(&reference.party, &reference.authorization);
+            if used.saturating_add(quantity) > limit {
+                return Err(rej(
+                    Code::AUTHORIZED_QUANTITY_EXCEEDED,
+                    format!("{quantity} more would exceed the authorized {limit} ({used} applied)"),
+                ));
+            }
+        }
+        if foreign_held && !auth.parties.contains(&me) {
+            return Err(rej(
+                Code::PARTY_NOT_AUTHORIZED,
+                format!("{party}'s authorization does not name {me}"),
+            ));
+        }
+        if !self.a6_auth.contains_key(&reference) {
+            self.emit(
+                out,
+                Event::AuthorizationApplied {
+                    authorization: reference.clone(),
+                    ca: auth.ca,
+                    purposes: auth.purposes,
+                    parties: auth.parties.clone(),
+                },
+            )?;
+        }
+        // Held abroad (issued into another party's registry): recording the coverage is the
+        // first transfer. OIMP-only with "authorization" as the first transfer: the same.
+        let first = foreign_held
+            || (auth.purposes.oimp
+                && !auth.purposes.ndc
+                && auth.first_transfer_oimp == Some(FirstTransferDefinition::Authorization));
+        self.emit(
+            out,
+            Event::LabelsSet {
+                ranges,
+                labels: Labels {
+                    authorization: Some(reference),
+                    first_transferred: first,
+                    adjustment: if first {
+                        AdjustmentStatus::Pending
+                    } else {
+                        AdjustmentStatus::NotApplicable
+                    },
+                },
+                citation: Some(citation.clone()),
+            },
+        )
+    }
+
+    /// Units now covered by any version of an authorization, in this registry.
+    fn a6_applied_quantity(&self, party: &PartyId, id: &DecisionId) -> u64 {
+        self.blocks
+            .iter()
+            .filter(|(_, b)| {
+                self.labels
+                    .get(b.labels)
+                    .authorization
+                    .as_ref()
+                    .is_some_and(|a| a.party == *party && a.authorization == *id)
+            })
+            .map(|(&(_, s), b)| b.end - s + 1)
+            .sum()
+    }
+
     /// Units hosted by another party arrive "not yet authorized" (the mechanism's policy) and
     /// cannot be used towards this party's NDC until an authorization covers them.
     fn check_usable_towards_ndc(&self, ranges: &[IssuedRange]) -> R<()> {
@@ -1396,7 +1722,7 @@ impl RegistryState {
                     break;
                 };
                 if let Some(p) = &b.attributes.project {
-                    if let Some(&(host, crate::jcm::ForeignIssuance::NotYetAuthorized)) =
+                    if let Some(&(host, crate::jcm::ForeignIssuance::NotYetAuthorized, _)) =
                         self.project_hosts.get(p)
                     {
                         if host != me && b.labels.authorization.is_none() {
@@ -1998,6 +2324,7 @@ impl RegistryState {
                 project,
                 host,
                 foreign,
+                eligible,
             } => {
                 if self.project_hosts.contains_key(project) {
                     return Err(rej(
@@ -2006,13 +2333,38 @@ impl RegistryState {
                     ));
                 }
                 self.project_hosts
-                    .insert(project.clone(), (*host, *foreign));
+                    .insert(project.clone(), (*host, *foreign, *eligible));
                 self.log(Undo::ProjectHost(project.clone()));
                 Ok(())
             }
+            Event::AuthorizationApplied {
+                authorization,
+                ca,
+                purposes,
+                parties,
+            } => {
+                if self.a6_auth.contains_key(authorization) {
+                    return Err(rej(
+                        Code::ALREADY_EXISTS,
+                        "authorization version already applied",
+                    ));
+                }
+                self.a6_auth.insert(
+                    authorization.clone(),
+                    AppliedAuthorization {
+                        ca: *ca,
+                        purposes: *purposes,
+                        parties: parties.clone(),
+                    },
+                );
+                self.log(Undo::A6Auth(authorization.clone()));
+                Ok(())
+            }
+            Event::UseYearRecorded { .. } => Ok(()),
             Event::MechanismOpened { .. }
             | Event::PartyAuthorityOpened { .. }
             | Event::DecisionRecorded { .. }
+            | Event::A6(_)
             | Event::Jcm(_) => Err(rej(
                 Code::COMMAND_NOT_FOR_CHAIN,
                 "decision events do not belong on a registry chain",
@@ -2324,10 +2676,24 @@ impl RegistryState {
         }
         self.link.encode_state(&mut e);
         e.len(self.project_hosts.len());
-        for (p, (host, foreign)) in &self.project_hosts {
+        for (p, (host, foreign, eligible)) in &self.project_hosts {
             e.str(p.as_str());
             e.party(host);
             e.u8(*foreign as u8);
+            e.bool(*eligible);
+        }
+        e.len(self.a6_auth.len());
+        for (r, a) in &self.a6_auth {
+            e.party(&r.party);
+            e.str(r.authorization.as_str());
+            e.u32(r.version);
+            e.u16(a.ca.number());
+            e.bool(a.purposes.ndc);
+            e.bool(a.purposes.oimp);
+            e.len(a.parties.len());
+            for p in &a.parties {
+                e.party(p);
+            }
         }
         h.update(&e.buf);
         h.finalize().into()

@@ -643,8 +643,13 @@ fn foreign_credits_cannot_be_used_towards_japans_ndc_until_authorized() {
         },
     )
     .expect("labels");
-    w.registry("JPN01", retire(2001, 2090, "ndc"))
-        .expect("authorized units can be used");
+    // Covered units are no longer "not yet authorized" (3060); their use towards the NDC now
+    // goes through `use_towards_ndc`, which names the year (tests/article6.rs), so a plain
+    // retirement is refused for that reason alone.
+    let r = w
+        .registry("JPN01", retire(2001, 2090, "ndc"))
+        .expect_err("needs the year of use");
+    assert_eq!(r.codes(), vec![Code::USE_YEAR_INVALID]);
 }
 
 // ----- rejections ------------------------------------------------------------------------------

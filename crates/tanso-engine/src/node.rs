@@ -681,6 +681,7 @@ impl<S: Store> Node<S> {
             } | Command::Correct { .. }
                 | Command::MultiLeg(_)
                 | Command::IssueFromDecision { .. }
+                | Command::ApplyAuthorization { .. }
         );
         if !cites {
             return Ok(std::borrow::Cow::Borrowed(cmd));
@@ -706,7 +707,10 @@ impl<S: Store> Node<S> {
                 };
                 target.events = self.cited_entry(&c, runs)?.events;
             }
-            Command::IssueFromDecision { citation, cited } => {
+            Command::IssueFromDecision { citation, cited }
+            | Command::ApplyAuthorization {
+                citation, cited, ..
+            } => {
                 let e = self.cited_entry(citation, runs)?;
                 *cited = Some(CitedEntry {
                     seq: citation.seq,

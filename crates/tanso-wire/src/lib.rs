@@ -6,6 +6,7 @@
 //! salts personal text (names, beneficiary names, notes) into `PersonalRef`s and hands the text
 //! to the side store; the core never sees it. It knows nothing of storage.
 
+pub mod a6;
 pub mod out;
 
 use serde_json::{Map, Value};
@@ -763,6 +764,25 @@ impl Ctx<'_, '_> {
                 cited: None,
             },
             jcm if jcm.starts_with("jcm_") => Command::Jcm(jcm_command(jcm, o)?),
+            a6 if a6.starts_with("a6_") => Command::A6(a6::a6_command(a6, o)?),
+            "apply_authorization" => Command::ApplyAuthorization {
+                citation: self.citation(&o.obj("citation")?)?,
+                // Filled in by the engine from the cited entry, never by the caller.
+                cited: None,
+                account: account("account")?,
+                units: self.selection(o)?,
+            },
+            "use_towards_ndc" => Command::UseTowardsNdc {
+                from: account("from")?,
+                to: account("to")?,
+                units: self.selection(o)?,
+                year: o.u16("year")?,
+                beneficiary: o
+                    .opt("beneficiary_holder")
+                    .map(|_| o.u64("beneficiary_holder"))
+                    .transpose()?
+                    .map(HolderId),
+            },
             other => return Err(malformed(format!("unknown command {other:?}"))),
         })
     }

@@ -280,9 +280,23 @@ pub fn event_json(e: &Event) -> Value {
             project,
             host,
             foreign,
+            eligible,
         } => json!({
             "event": "project_host_recorded", "project": project.as_str(), "host": host.as_str(),
-            "foreign": foreign_issuance_name(*foreign)}),
+            "foreign": foreign_issuance_name(*foreign), "article6_eligible": eligible}),
+        Event::A6(e) => crate::a6::a6_event_json(e),
+        Event::AuthorizationApplied {
+            authorization,
+            ca,
+            purposes,
+            parties,
+        } => json!({
+            "event": "authorization_applied", "party": authorization.party.as_str(),
+            "authorization": authorization.authorization.as_str(), "version": authorization.version,
+            "ca": ca.to_string(), "purposes": purposes.aef(),
+            "parties": parties.iter().map(|p| p.as_str()).collect::<Vec<_>>()}),
+        Event::UseYearRecorded { ranges, year } => json!({
+            "event": "use_year_recorded", "ranges": ranges_json(ranges), "year": year}),
         Event::Jcm(e) => jcm_event_json(e),
     }
 }
@@ -567,12 +581,13 @@ pub fn jcm_event_json(e: &JcmEvent) -> Value {
             host,
             period_no,
             foreign,
+            eligible,
             lines,
             by,
         } => json!({
             "event": "issuance_notified", "decision": decision.as_str(),
             "project": project.as_str(), "host": host.as_str(), "period_no": period_no,
-            "foreign": foreign_issuance_name(*foreign),
+            "foreign": foreign_issuance_name(*foreign), "article6_eligible": eligible,
             "lines": lines.iter().map(issuance_line_json).collect::<Vec<_>>(),
             "by": by.as_str()}),
     }

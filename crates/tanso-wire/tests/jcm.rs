@@ -1031,6 +1031,7 @@ fn jcm_events_render_with_the_command_shapes() {
             host: party("IND"),
             period_no: 1,
             foreign: ForeignIssuance::NotYetAuthorized,
+            eligible: true,
             lines: vec![IssuanceLine {
                 registry: RegistryId::parse("JPN01").unwrap(),
                 account: AccountId(2001),
@@ -1042,6 +1043,7 @@ fn jcm_events_render_with_the_command_shapes() {
         }),
         json!({"event": "issuance_notified", "decision": "JC-2026-009", "project": "IN001",
                "host": "IND", "period_no": 1, "foreign": "not_yet_authorized",
+               "article6_eligible": true,
                "lines": [{"registry": "JPN01", "account": 2001,
                           "period": {"start": "2026-07-01", "end": "2026-12-31"},
                           "quantity": 55, "unit_start": 1}],
@@ -1052,8 +1054,10 @@ fn jcm_events_render_with_the_command_shapes() {
             project: project(),
             host: party("IND"),
             foreign: ForeignIssuance::Unrestricted,
+            eligible: false,
         }),
-        json!({"event": "project_host_recorded", "project": "IN001", "host": "IND", "foreign": "unrestricted"})
+        json!({"event": "project_host_recorded", "project": "IN001", "host": "IND", "foreign": "unrestricted",
+               "article6_eligible": false})
     );
 }
 

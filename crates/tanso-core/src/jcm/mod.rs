@@ -531,6 +531,8 @@ pub enum JcmEvent {
         host: PartyId,
         period_no: u32,
         foreign: ForeignIssuance,
+        /// Whether the project's credits may be authorized under Article 6.2.
+        eligible: bool,
         lines: Vec<IssuanceLine>,
         by: Actor,
     },
@@ -1417,6 +1419,7 @@ impl JcmState {
                     host: p.host,
                     period_no,
                     foreign: self.policy.foreign_issuance,
+                    eligible: p.article6_eligible,
                     lines,
                     by,
                 }])
@@ -2832,6 +2835,7 @@ pub fn put_event(e: &mut Enc, ev: &JcmEvent) {
             host,
             period_no,
             foreign,
+            eligible,
             lines,
             by,
         } => {
@@ -2841,6 +2845,7 @@ pub fn put_event(e: &mut Enc, ev: &JcmEvent) {
             e.party(host);
             e.u32(*period_no);
             e.u8(*foreign as u8);
+            e.bool(*eligible);
             e.len(lines.len());
             for l in lines {
                 e.registry(&l.registry);
@@ -3006,6 +3011,7 @@ pub fn get_event(d: &mut Dec) -> DR<JcmEvent> {
                 1 => ForeignIssuance::Unrestricted,
                 _ => return bad("unknown policy"),
             };
+            let eligible = d.bool()?;
             let n = d.count()?;
             let mut lines = Vec::with_capacity(n.min(64));
             for _ in 0..n {
@@ -3023,6 +3029,7 @@ pub fn get_event(d: &mut Dec) -> DR<JcmEvent> {
                 host,
                 period_no,
                 foreign,
+                eligible,
                 lines,
                 by: get_actor(d)?,
             }
