@@ -721,7 +721,7 @@ fn article6(d: &mut Demo, data: &std::path::Path) -> Result<()> {
         "purposes": ["NDC"], "parties": ["JPN"],
         "entities": [{"registry": "JPN01", "holder": 1}, {"registry": "JPN01", "holder": 2}],
         "quantity": 800, "first_vintage": 2021, "last_vintage": 2030,
-        "activity_types": ["Renewable energy with storage"], "metric": "GHG", "terms": terms}),
+        "activity_types": ["Renewable energy with storage"], "sectors": ["Energy"], "metric": "GHG", "terms": terms}),
     )])?;
     let a = accepted(&auth[0]).context("authorization")?;
     let cite = json!({"chain": a.chain.to_string(), "seq": a.seq, "hash": hex::encode(a.hash)});

@@ -151,6 +151,7 @@ fn info(a: &Authorization) -> AuthInfo {
         purposes: a.purposes,
         first_transfer_oimp: a.first_transfer_oimp,
         oimp_purpose: a.oimp_purpose.clone(),
+        sector: a.sectors.join(", "),
     }
 }
 
@@ -514,7 +515,7 @@ pub fn aef_report(data: &Data, party: PartyId, year: u16) -> aef::AefReport {
             metric: aef::Metric::Ghg,
             gwp_values: Some("100-year values from the IPCC Fifth Assessment Report".into()),
             non_ghg_metric: None,
-            sectors: Some("Energy".into()),
+            sectors: (!a.sectors.is_empty()).then(|| a.sectors.join(", ")),
             activity_types: (!a.activity_types.is_empty()).then(|| a.activity_types.join(", ")),
             purposes: match (a.purposes.ndc, a.purposes.oimp) {
                 (true, true) => aef::Purposes::NdcAndOimp,
@@ -752,6 +753,7 @@ mod tests {
             first_vintage: 2021,
             last_vintage: 2030,
             activity_types: vec![],
+            sectors: vec![],
             first_transfer_oimp: None,
             oimp_purpose: None,
             metric: Metric::Ghg,
@@ -791,6 +793,7 @@ mod tests {
             unit_start: s,
             vintage: 2026,
             project: None,
+            sector: String::new(),
             transferring: Some(p("IND")),
             acquiring: Some(p("JPN")),
             oimp_purpose: None,

@@ -217,6 +217,7 @@ impl World {
             first_vintage: 2021,
             last_vintage: 2030,
             activity_types: vec!["Solar".into()],
+            sectors: vec!["Energy".into()],
             first_transfer_oimp: None,
             oimp_purpose: None,
             metric: Metric::Ghg,
@@ -333,6 +334,7 @@ impl World {
                 purposes: a.purposes,
                 first_transfer_oimp: a.first_transfer_oimp,
                 oimp_purpose: a.oimp_purpose.clone(),
+                sector: a.sectors.join(", "),
             })
         }
     }
@@ -797,6 +799,7 @@ fn f8_annual_information_aggregates_per_approach_party_and_vintage() {
     let ft = |year: u16, vintage: u16| {
         info.get(&(
             CaId::parse("CA0001").expect("ca"),
+            "Energy".to_string(),
             party("IND"),
             year,
             vintage,

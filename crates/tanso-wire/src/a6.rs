@@ -178,6 +178,14 @@ pub(crate) fn a6_command(name: &str, o: &Obj) -> R<A6Command> {
                     .map(|v| label(v, "activity_types"))
                     .collect::<R<_>>()?,
             },
+            sectors: match o.opt("sectors") {
+                None => Vec::new(),
+                Some(_) => o
+                    .array("sectors")?
+                    .iter()
+                    .map(|v| label(v, "sectors"))
+                    .collect::<R<_>>()?,
+            },
             first_transfer_oimp: match o.opt("first_transfer_oimp") {
                 None | Some(Value::Null) => None,
                 Some(_) => Some(enum_of(o, "first_transfer_oimp", FT_DEFS)?),
@@ -235,7 +243,7 @@ pub fn authorization_json(a: &Authorization) -> Value {
         "parties": a.parties.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
         "entities": a.entities.iter().map(|e| json!({"registry": e.registry.as_str(), "holder": e.holder.0})).collect::<Vec<_>>(),
         "quantity": a.quantity, "first_vintage": a.first_vintage, "last_vintage": a.last_vintage,
-        "activity_types": a.activity_types,
+        "activity_types": a.activity_types, "sectors": a.sectors,
         "first_transfer_oimp": a.first_transfer_oimp.map(|f| name_of(FT_DEFS, f)),
         "oimp_purpose": a.oimp_purpose, "metric": name_of(METRICS, a.metric),
         "terms": out::document_json(&a.terms),

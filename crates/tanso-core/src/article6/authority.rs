@@ -81,6 +81,8 @@ pub struct Authorization {
     pub last_vintage: u16,
     /// Activity types (data, e.g. `Solar`).
     pub activity_types: Vec<String>,
+    /// Sectors (data, IPCC-style, e.g. `Energy`).
+    pub sectors: Vec<String>,
     /// Required when the purposes include OIMP.
     pub first_transfer_oimp: Option<FirstTransferDefinition>,
     /// e.g. `CORSIA`.
@@ -668,6 +670,7 @@ fn put_authorization(e: &mut Enc, a: &Authorization) {
     e.u16(a.first_vintage);
     e.u16(a.last_vintage);
     put_strs(e, &a.activity_types);
+    put_strs(e, &a.sectors);
     e.opt(&a.first_transfer_oimp, |e, f| {
         e.u8(match f {
             FirstTransferDefinition::Authorization => 0,
@@ -713,6 +716,7 @@ fn get_authorization(d: &mut Dec) -> DR<Authorization> {
         first_vintage: d.u16()?,
         last_vintage: d.u16()?,
         activity_types: get_strs(d)?,
+        sectors: get_strs(d)?,
         first_transfer_oimp: d.opt(|d| {
             Ok(match d.u8()? {
                 0 => FirstTransferDefinition::Authorization,

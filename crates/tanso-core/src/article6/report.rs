@@ -51,6 +51,8 @@ pub struct AuthInfo {
     pub purposes: Purposes,
     pub first_transfer_oimp: Option<FirstTransferDefinition>,
     pub oimp_purpose: Option<String>,
+    /// The authorization's sectors, joined (the annual information's sector key).
+    pub sector: String,
 }
 
 /// One AEF Table 3 row: a contiguous block and one action on it.
@@ -72,6 +74,7 @@ pub struct ActionRecord {
     pub unit_start: u64,
     pub vintage: u16,
     pub project: Option<ProjectId>,
+    pub sector: String,
     pub transferring: Option<PartyId>,
     pub acquiring: Option<PartyId>,
     pub oimp_purpose: Option<String>,
@@ -158,6 +161,7 @@ pub fn entry_actions(
         unit_start: b.unit_start,
         vintage: b.attributes.vintage.year(),
         project: b.attributes.project.clone(),
+        sector: info.sector.clone(),
         transferring: None,
         acquiring: None,
         oimp_purpose: None,
@@ -482,15 +486,22 @@ pub fn first_transferred_by_authorization(
     m
 }
 
-/// Annual information (para 20, F8): quantities per (cooperative approach, reporting party,
-/// year of the action, vintage, action type).
-pub fn annual_information(
-    actions: &[ActionRecord],
-) -> BTreeMap<(CaId, PartyId, u16, u16, ActionType), u64> {
+/// Annual information (para 20, F8): quantities per (cooperative approach, sector, reporting
+/// party, year of the action, vintage, action type).
+pub type AnnualKey = (CaId, String, PartyId, u16, u16, ActionType);
+
+pub fn annual_information(actions: &[ActionRecord]) -> BTreeMap<AnnualKey, u64> {
     let mut m = BTreeMap::new();
     for a in actions {
-        *m.entry((a.ca, a.reporting, a.date.year() as u16, a.vintage, a.action))
-            .or_default() += a.quantity();
+        *m.entry((
+            a.ca,
+            a.sector.clone(),
+            a.reporting,
+            a.date.year() as u16,
+            a.vintage,
+            a.action,
+        ))
+        .or_default() += a.quantity();
     }
     m
 }
