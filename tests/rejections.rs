@@ -765,6 +765,11 @@ fn codes_of_the_jcm_cycle_are_tested_on_the_core() {
 /// Article 6.2 codes, each pinned by name in the test file given (the party chain and the
 /// registry on the core; the accounting arithmetic; the consistency checks of `tanso report`).
 const A6_LEVEL: &[(u16, &str, &str)] = &[
+    (
+        3061,
+        "CERTIFICATE_EXPIRED",
+        "crates/tanso-core/tests/ccts.rs",
+    ),
     (8501, "CA_UNKNOWN", "crates/tanso-core/tests/article6.rs"),
     (
         8502,

@@ -18,7 +18,7 @@ use tanso_engine::chains::ChainRt;
 use tanso_engine::keys::{load_signing_key, sign_checkpoint};
 
 /// Entries of the IND01 chain in the demo's store (the demo is deterministic in its steps).
-const DEMO_IND01_ENTRIES: u64 = 2018;
+const DEMO_IND01_ENTRIES: u64 = 2030;
 const CHAIN: &str = "IND01";
 
 /// A fresh copy of the demo's store and keys (the demo runs once per test binary).
@@ -214,7 +214,7 @@ fn the_untouched_demo_store_verifies() {
     let (code, out) = s.verify();
     assert_eq!(code, 0, "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 5, "one line per chain:\n{out}");
+    assert_eq!(lines.len(), 6, "one line per chain:\n{out}");
     assert!(lines.iter().all(|l| l.starts_with("verify: ok ")), "{out}");
     assert!(
         out.contains(&format!("verify: ok IND01 entries={DEMO_IND01_ENTRIES} ")),

@@ -35,6 +35,9 @@ use tanso_store_sqlite::SqliteStore;
 pub enum BenchCmd {
     /// Transfers: single client, concurrent clients, hot accounts, batches, serial blocks.
     Transfers(TransfersArgs),
+    /// India's CCTS at scale: N entities evaluated, surpluses issued as certificates,
+    /// shortfalls surrendered and credited, every command durable through the engine.
+    Ccts(crate::bench_ccts::CctsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +98,7 @@ const SETUP_BATCH: usize = 8_000;
 pub fn run(cli: &Cli, what: &BenchCmd) -> Result<i32> {
     match what {
         BenchCmd::Transfers(args) => transfers(cli, args),
+        BenchCmd::Ccts(args) => crate::bench_ccts::run(cli, args),
     }
 }
 

@@ -140,6 +140,30 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
             "Surya Solar Pvt Ltd (project participant)",
         ),
         ("IND01", 3, "company", "Bharat Steel Ltd (buyer)"),
+        (
+            "IND01",
+            4,
+            "company",
+            "Vedanta Ltd, Jharsuguda smelter (obligated entity)",
+        ),
+        (
+            "IND01",
+            5,
+            "company",
+            "Hind Aluminium Ltd (obligated entity)",
+        ),
+        (
+            "IND01",
+            6,
+            "company",
+            "ACC Cement, Wadi plant (obligated entity)",
+        ),
+        (
+            "IND01",
+            7,
+            "company",
+            "Deccan Paper Mills (obligated entity)",
+        ),
         ("JPN01", 1, "government", "Government of Japan"),
         (
             "JPN01",
@@ -163,6 +187,11 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
         ("IND01", 1090, 1, "retirement"),
         ("IND01", 1091, 1, "voluntary-cancellation"),
         ("IND01", 1092, 1, "omge-cancellation"),
+        ("IND01", 1301, 4, "entity-holding"),
+        ("IND01", 1302, 5, "entity-holding"),
+        ("IND01", 1303, 6, "entity-holding"),
+        ("IND01", 1304, 7, "entity-holding"),
+        ("IND01", 1390, 1, "surrender"),
         ("JPN01", 2001, 1, "party-holding"),
         ("JPN01", 2002, 2, "entity-holding"),
         ("JPN01", 2080, 1, "pending-issuance"),
@@ -179,6 +208,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
 
     jcm_cycle(&mut d, &cli.data)?;
     article6(&mut d, &cli.data)?;
+    ccts(&mut d, &cli.data)?;
     d.clock.store(0, Ordering::SeqCst);
 
     println!("\n9. A partial transfer that splits a block (vintage 2026)");
@@ -784,6 +814,193 @@ fn reports(node: &tanso_engine::Node<SqliteStore>, data: &std::path::Path) -> Re
         for f in report::charts(&all, party, &dir.join("charts"))? {
             println!("   wrote {}", f.display());
         }
+    }
+    Ok(())
+}
+
+/// India's CCTS: the GEI Schedule imported from CSV, a compliance year (2025-26) for four
+/// obligated entities — TV-6's surplus, TV-7's shortfall, a partial surrender, a balanced
+/// one — issuance, surrender and environmental compensation.
+fn ccts(d: &mut Demo, data: &std::path::Path) -> Result<()> {
+    const M: &str = "mechanism:CCTS-IND";
+    println!("8e. India's CCTS, compliance year 2025-26: the administrator (BEE) imports the GEI Schedule (CSV), four obligated entities report, an accredited agency verifies, BEE evaluates");
+    d.clock.store(at("2026-05-25")?, Ordering::SeqCst);
+    let csv = "entity,sector,baseline_output,baseline_gei,target_2025_26,target_2026_27\n\
+               VEDANTA-JHARSUGUDA,aluminium,1238336,13.4927,13.2260,12.8259\n\
+               HINDALU-RENUKOOT,aluminium,1238336,13.4927,13.2260,12.8259\n\
+               ACC-WADI,cement,1025000,0.7150,0.7000,0.6900\n\
+               DECCAN-PAPER,pulp and paper,500000,1.2500,1.2000,1.1800\n";
+    let path = data.join("gei_schedule_2025.csv");
+    std::fs::write(&path, csv)?;
+    let rows = crate::ccts_csv::parse_gei_schedule(csv).map_err(|e| {
+        anyhow::anyhow!(
+            "schedule: {}",
+            e.iter()
+                .map(|r| format!("line {}: {}", r.line, r.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"entity": r.entity.as_str(), "sector": r.sector,
+            "baseline_output": r.baseline_output.to_string(), "baseline_gei": r.baseline_gei.to_string(),
+            "targets": r.targets.iter().map(|(y, t)| (y.to_string(), json!(t.to_string()))).collect::<serde_json::Map<_, _>>()}))
+        .collect();
+    let entities = [
+        (
+            "VEDANTA-JHARSUGUDA",
+            "rep:vedanta",
+            1301,
+            "1238336",
+            "16222201.6",
+        ),
+        (
+            "HINDALU-RENUKOOT",
+            "rep:hindalu",
+            1302,
+            "1238336",
+            "16469868.8",
+        ),
+        ("ACC-WADI", "rep:acc", 1303, "1025000", "727750"),
+        ("DECCAN-PAPER", "rep:deccan", 1304, "500000", "600000"),
+    ];
+    let mut steps = vec![
+        cmd(M, "operator", "open_mechanism", json!({"parties": ["IND"]})),
+        cmd(
+            M,
+            "operator",
+            "ccts_appoint",
+            json!({"appointee": "bee", "role": "administrator"}),
+        ),
+    ];
+    d.must(std::mem::take(&mut steps))?;
+    steps.push(cmd(
+        M,
+        "bee",
+        "ccts_appoint",
+        json!({"appointee": "acva:tuv", "role": "verifier"}),
+    ));
+    steps.push(cmd(
+        M,
+        "bee",
+        "ccts_appoint",
+        json!({"appointee": "cpcb", "role": "cpcb"}),
+    ));
+    steps.push(cmd(M, "bee", "ccts_import_schedule", json!({"rows": rows})));
+    for (e, rep, account, _, _) in entities {
+        steps.push(cmd(
+            M,
+            "bee",
+            "ccts_appoint",
+            json!({"appointee": rep, "role": "entity", "entity": e}),
+        ));
+        steps.push(cmd(
+            M,
+            "bee",
+            "ccts_register_account",
+            json!({"entity": e, "registry": "IND01", "account": account}),
+        ));
+    }
+    d.must(std::mem::take(&mut steps))?;
+    d.clock.store(at("2026-06-10")?, Ordering::SeqCst);
+    for (e, rep, _, output, emissions) in entities {
+        let pd = crate::jcm::store_document_bytes(
+            data,
+            format!("Performance assessment {e} 2025-26").as_bytes(),
+            &format!("{e}_PAD_2025-26.txt"),
+        )?;
+        steps.push(cmd(
+            M,
+            rep,
+            "ccts_submit_performance",
+            json!({"entity": e, "year": 2025,
+            "output": output, "emissions": emissions, "document": pd}),
+        ));
+        steps.push(cmd(
+            M,
+            "acva:tuv",
+            "ccts_verify_performance",
+            json!({"entity": e, "year": 2025, "document": pd}),
+        ));
+    }
+    d.must(std::mem::take(&mut steps))?;
+    d.clock.store(at("2026-06-30")?, Ordering::SeqCst);
+    let evals = d.must(
+        entities
+            .iter()
+            .map(|(e, ..)| {
+                cmd(
+                    M,
+                    "bee",
+                    "ccts_evaluate",
+                    json!({"entity": e, "year": 2025}),
+                )
+            })
+            .collect(),
+    )?;
+    let vedanta = accepted(&evals[0]).context("evaluation")?;
+    let cite = json!({"chain": M, "seq": vedanta.seq, "hash": hex::encode(vedanta.hash)});
+
+    println!("8f. Grid-India's registry issues Vedanta's 156,030 certificates (TV-6); ACC buys 6,000 of them and surrenders them against its 10,250");
+    d.clock.store(at("2026-07-05")?, Ordering::SeqCst);
+    d.must(vec![cmd(
+        "IND01",
+        "registry-manager:ind",
+        "issue_certificates",
+        json!({"citation": cite}),
+    )])?;
+    d.clock.store(at("2026-07-15")?, Ordering::SeqCst);
+    d.must(vec![cmd(
+        "IND01",
+        "ar:vedanta",
+        "transfer",
+        json!({"from": 1301, "to": 1303, "quantity": 6000,
+        "unit": {"kind": "CCC"}}),
+    )])?;
+    let s = d.must(vec![cmd(
+        "IND01",
+        "ar:acc",
+        "surrender_certificates",
+        json!({"from": 1303, "to": 1390,
+        "quantity": 6000, "unit": {"kind": "CCC"}, "entity": "ACC-WADI", "year": 2025}),
+    )])?;
+    let se = accepted(&s[0]).context("surrender")?;
+    let scite = json!({"chain": "IND01", "seq": se.seq, "hash": hex::encode(se.hash)});
+    d.must(vec![cmd(
+        M,
+        "rep:acc",
+        "ccts_record_surrender",
+        json!({"citation": scite}),
+    )])?;
+    let twice = d.run(vec![cmd(
+        M,
+        "rep:acc",
+        "ccts_record_surrender",
+        json!({"citation": scite, "id": "x"}),
+    )])?;
+    println!(
+        "   crediting the same surrender twice is refused: {:?}",
+        twice[0].codes().iter().map(|c| c.0).collect::<Vec<_>>()
+    );
+    println!("8g. After the surrender deadline, CPCB imposes environmental compensation at BEE's average price of ₹1,000");
+    d.clock.store(at("2026-11-01")?, Ordering::SeqCst);
+    d.must(
+        ["HINDALU-RENUKOOT", "ACC-WADI"]
+            .iter()
+            .map(|e| {
+                cmd(
+                    M,
+                    "cpcb",
+                    "ccts_impose_compensation",
+                    json!({"entity": e, "year": 2025, "average_price": "1000"}),
+                )
+            })
+            .collect(),
+    )?;
+    let node_state = d.engine.with_node(|n| crate::ccts::state(n, M))?;
+    if let Some(s) = node_state {
+        println!("{}", crate::ccts::status_table(&s));
     }
     Ok(())
 }

@@ -49,7 +49,7 @@ pub struct JcmArgs {
     pub json: bool,
 }
 
-fn field_map(fields: &[String]) -> Result<Map<String, Value>> {
+pub(crate) fn field_map(fields: &[String]) -> Result<Map<String, Value>> {
     let mut m = Map::new();
     for f in fields {
         let (k, v) = f
@@ -80,7 +80,7 @@ pub fn run(cli: &Cli, a: &JcmArgs) -> Result<i32> {
     }
 }
 
-fn command_json(
+pub(crate) fn command_json(
     chain: &str,
     actor: Option<&str>,
     name: &str,
@@ -106,7 +106,7 @@ fn submit_one(cli: &Cli, v: Value, full: bool) -> Result<i32> {
     submit_on(cli, node, v, full)
 }
 
-fn submit_on(cli: &Cli, node: Node<SqliteStore>, v: Value, full: bool) -> Result<i32> {
+pub(crate) fn submit_on(cli: &Cli, node: Node<SqliteStore>, v: Value, full: bool) -> Result<i32> {
     let engine = Engine::start(node, 1, system_clock());
     let p = match parse_value(&v, &mut os_salt) {
         Ok(p) => p,

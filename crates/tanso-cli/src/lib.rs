@@ -4,6 +4,9 @@
 
 pub mod apply;
 pub mod bench;
+pub mod bench_ccts;
+pub mod ccts;
+pub mod ccts_csv;
 pub mod demo;
 pub mod jcm;
 pub mod link;
@@ -101,6 +104,9 @@ pub enum Cmd {
     /// The JCM project cycle: each step (`tanso jcm submit-pin --as pp:x project=IN001 …`),
     /// `issue`, `status`, `methodologies`, `compute`, `documents`.
     Jcm(jcm::JcmArgs),
+    /// India's Carbon Credit Trading Scheme: each step (`tanso ccts evaluate --as bee
+    /// entity=E year=2025`), `import-schedule --file`, `issue`, `surrender`, `status`.
+    Ccts(ccts::CctsArgs),
     /// Article 6.2 annual information: the AEF workbook, the consistency checks, the charts.
     Report {
         #[command(subcommand)]
@@ -189,6 +195,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => link::run_link(&cli, a),
         Cmd::Bench { what } => bench::run(&cli, what),
         Cmd::Jcm(a) => jcm::run(&cli, a),
+        Cmd::Ccts(a) => ccts::run(&cli, a),
         Cmd::Report { what } => report::run(&cli, what),
     }
 }

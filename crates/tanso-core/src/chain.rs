@@ -29,6 +29,8 @@ pub struct DecisionState {
     pub party: Option<PartyId>,
     /// Article 6.2, on a party authority chain.
     pub a6: crate::article6::authority::PartyA6,
+    /// The CCTS, on its administrator's mechanism chain.
+    pub ccts: crate::ccts::CctsState,
 }
 
 #[derive(Clone)]
@@ -188,6 +190,17 @@ impl DecisionState {
                 }
                 Ok(self.a6.decide(*p, c)?.into_iter().map(Event::A6).collect())
             }
+            (ChainId::Mechanism(_), Command::Ccts(c)) => {
+                if !self.opened {
+                    return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
+                }
+                Ok(self
+                    .ccts
+                    .decide(actor, c, time)?
+                    .into_iter()
+                    .map(Event::Ccts)
+                    .collect())
+            }
             (ChainId::Mechanism(_), Command::Jcm(c)) => {
                 if !self.opened {
                     return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
@@ -203,45 +216,56 @@ impl DecisionState {
         }
     }
 
+    /// Applies an entry's events, all or nothing. Every fold checks before it changes
+    /// anything, so a one-event entry (nearly all of them) is applied in place; an entry of
+    /// several events is applied to a copy, swapped in only if every event folds.
     fn replay(&mut self, events: &[Event]) -> R<()> {
+        if let [ev] = events {
+            return self.fold(ev);
+        }
         let mut next = self.clone();
         for ev in events {
-            match ev {
-                Event::MechanismOpened { parties, .. } if !next.opened => {
-                    next.opened = true;
-                    next.parties = parties.clone();
-                }
-                Event::PartyAuthorityOpened { party } if !next.opened => {
-                    next.opened = true;
-                    next.party = Some(*party);
-                }
-                Event::A6(ev) if next.opened && next.party.is_some() => next.a6.fold(ev)?,
-                Event::DecisionRecorded {
-                    decision,
-                    kind,
-                    document,
-                } if next.opened => {
-                    if next
-                        .decisions
-                        .insert(decision.clone(), (kind.clone(), *document))
-                        .is_some()
-                    {
-                        return Err(Rejection::one(
-                            Code::BUSINESS_KEY_USED,
-                            format!("decision {decision} was already recorded"),
-                        ));
-                    }
-                }
-                Event::Jcm(ev) if next.opened && !next.parties.is_empty() => next.jcm.fold(ev)?,
-                _ => {
-                    return Err(Rejection::one(
-                        Code::COMMAND_NOT_FOR_CHAIN,
-                        "event not legal on this decision chain",
-                    ))
-                }
-            }
+            next.fold(ev)?;
         }
         *self = next;
+        Ok(())
+    }
+
+    /// One event; on error nothing changed.
+    fn fold(&mut self, ev: &Event) -> R<()> {
+        match ev {
+            Event::MechanismOpened { parties, .. } if !self.opened => {
+                self.opened = true;
+                self.parties = parties.clone();
+            }
+            Event::PartyAuthorityOpened { party } if !self.opened => {
+                self.opened = true;
+                self.party = Some(*party);
+            }
+            Event::A6(ev) if self.opened && self.party.is_some() => self.a6.fold(ev)?,
+            Event::Ccts(ev) if self.opened && !self.parties.is_empty() => self.ccts.fold(ev)?,
+            Event::DecisionRecorded {
+                decision,
+                kind,
+                document,
+            } if self.opened => {
+                if self.decisions.contains_key(decision) {
+                    return Err(Rejection::one(
+                        Code::BUSINESS_KEY_USED,
+                        format!("decision {decision} was already recorded"),
+                    ));
+                }
+                self.decisions
+                    .insert(decision.clone(), (kind.clone(), *document));
+            }
+            Event::Jcm(ev) if self.opened && !self.parties.is_empty() => self.jcm.fold(ev)?,
+            _ => {
+                return Err(Rejection::one(
+                    Code::COMMAND_NOT_FOR_CHAIN,
+                    "event not legal on this decision chain",
+                ))
+            }
+        }
         Ok(())
     }
 
@@ -261,6 +285,7 @@ impl DecisionState {
         self.jcm.encode_state(&mut e);
         e.opt(&self.party, |e, p| e.party(p));
         self.a6.encode_state(&mut e);
+        self.ccts.encode_state(&mut e);
         let mut h = Sha256::new();
         h.update(b"tanso-decision-state/1\0");
         h.update(&e.buf);

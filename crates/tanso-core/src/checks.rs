@@ -89,6 +89,7 @@ catalogue! {
     CASH_INSUFFICIENT = 3051, "cash", Permanent, "cash available in the account is insufficient";
     AMOUNT_INVALID = 3052, "cash", Permanent, "amount must be a positive whole number of minor units";
     UNITS_NOT_AUTHORIZED = 3060, "units", Permanent, "units hosted by another party cannot be used towards this party's NDC until an authorization covers them";
+    CERTIFICATE_EXPIRED = 3061, "units", Permanent, "the certificates are past their validity and cannot be surrendered";
     TRANSFER_UNKNOWN = 4501, "state", Permanent, "transfer id is not known here";
     MESSAGE_NOT_VALID_IN_STATE = 4502, "state", Permanent, "message or command not valid in the transfer's current state";
     DECISION_CONFLICT = 4503, "state", Permanent, "decision conflicts with the local record (alarm: manual intervention)";

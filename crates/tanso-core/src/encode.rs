@@ -21,6 +21,33 @@ pub struct DecodeError(pub String);
 
 pub(crate) type R<T> = Result<T, DecodeError>;
 
+/// A decimal as its own canonical text (`1.50` keeps its scale).
+pub(crate) fn put_dec(e: &mut Enc, v: &rust_decimal::Decimal) {
+    e.str(&v.to_string());
+}
+
+/// A decimal whose text must be its own rendering (canonical bytes only).
+pub(crate) fn get_dec(d: &mut Dec) -> R<rust_decimal::Decimal> {
+    let s = d.str()?;
+    match s.parse::<rust_decimal::Decimal>() {
+        Ok(v) if v.to_string() == s => Ok(v),
+        _ => bad("invalid decimal"),
+    }
+}
+
+/// A document reference: SHA-256 and size.
+pub(crate) fn put_doc(e: &mut Enc, doc: &crate::jcm::DocRef) {
+    e.bytes32(&doc.hash);
+    e.u64(doc.size);
+}
+
+pub(crate) fn get_doc(d: &mut Dec) -> R<crate::jcm::DocRef> {
+    Ok(crate::jcm::DocRef {
+        hash: d.bytes32()?,
+        size: d.u64()?,
+    })
+}
+
 pub(crate) fn bad<T>(what: &str) -> R<T> {
     Err(DecodeError(what.to_owned()))
 }
@@ -493,6 +520,34 @@ impl Enc {
                 self.issued_ranges(ranges);
                 self.u16(*year);
             }
+            Event::Ccts(ev) => {
+                self.u8(74);
+                crate::ccts::put_event(self, ev);
+            }
+            Event::Surrendered {
+                from,
+                to,
+                ranges,
+                entity,
+                year,
+            } => {
+                self.u8(75);
+                self.u64(from.0);
+                self.u64(to.0);
+                self.issued_ranges(ranges);
+                self.str(entity.as_str());
+                self.u16(*year);
+            }
+            Event::CertificatesExpired { from, to, ranges } => {
+                self.u8(76);
+                self.u64(from.0);
+                self.u64(to.0);
+                self.issued_ranges(ranges);
+            }
+            Event::CertificateValiditySet { years } => {
+                self.u8(77);
+                self.u16(*years);
+            }
             Event::Jcm(ev) => {
                 self.u8(70);
                 crate::jcm::put_event(self, ev);
@@ -517,6 +572,7 @@ pub fn class_tag(c: AccountClass) -> u8 {
         AccountClass::VoluntaryCancellation => 4,
         AccountClass::OmgeCancellation => 5,
         AccountClass::Surrender => 6,
+        AccountClass::Expired => 7,
     }
 }
 
@@ -930,6 +986,20 @@ impl<'a> Dec<'a> {
                 ranges: self.issued_ranges()?,
                 year: self.u16()?,
             },
+            74 => Event::Ccts(crate::ccts::get_event(self)?),
+            75 => Event::Surrendered {
+                from: AccountId(self.u64()?),
+                to: AccountId(self.u64()?),
+                ranges: self.issued_ranges()?,
+                entity: tok(self.str()?, ProjectId::parse)?,
+                year: self.u16()?,
+            },
+            76 => Event::CertificatesExpired {
+                from: AccountId(self.u64()?),
+                to: AccountId(self.u64()?),
+                ranges: self.issued_ranges()?,
+            },
+            77 => Event::CertificateValiditySet { years: self.u16()? },
             70 => Event::Jcm(crate::jcm::get_event(self)?),
             t => return bad(&format!("unknown event tag {t}")),
         })
@@ -957,6 +1027,7 @@ fn class_of(t: u8) -> R<AccountClass> {
         4 => AccountClass::VoluntaryCancellation,
         5 => AccountClass::OmgeCancellation,
         6 => AccountClass::Surrender,
+        7 => AccountClass::Expired,
         _ => return bad("unknown account class"),
     })
 }

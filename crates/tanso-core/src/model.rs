@@ -43,6 +43,8 @@ pub enum AccountClass {
     OmgeCancellation,
     /// Terminal: surrender for compliance. Units never leave.
     Surrender,
+    /// Terminal: certificates past their validity. Units never leave.
+    Expired,
 }
 
 impl AccountClass {
@@ -54,6 +56,7 @@ impl AccountClass {
                 | AccountClass::VoluntaryCancellation
                 | AccountClass::OmgeCancellation
                 | AccountClass::Surrender
+                | AccountClass::Expired
         )
     }
     /// Can receive an ordinary transfer or an issuance.
@@ -385,6 +388,32 @@ pub enum Command {
     // The JCM project cycle (`jcm`).
     /// A step of the JCM cycle, on a mechanism chain.
     Jcm(crate::jcm::JcmCommand),
+    /// A step on the CCTS administrator's chain.
+    Ccts(crate::ccts::CctsCommand),
+    /// Issues the certificates of an evaluated surplus (the cited entry on the CCTS chain),
+    /// once per entity and year.
+    IssueCertificates {
+        citation: Citation,
+        /// Filled in by the engine.
+        cited: Option<CitedEntry>,
+    },
+    /// Surrenders certificates towards an entity's obligation for a compliance year.
+    SurrenderCertificates {
+        from: AccountId,
+        to: AccountId,
+        units: UnitSelection,
+        entity: ProjectId,
+        year: u16,
+    },
+    /// Moves every certificate past its validity to `to` (an expired account).
+    ExpireCertificates {
+        now: Timestamp,
+        to: AccountId,
+    },
+    /// Named policy: compliance years a certificate stays valid after its own (default 3).
+    SetCertificateValidity {
+        years: u16,
+    },
     /// A step on a party's authority chain (Article 6.2).
     A6(crate::article6::authority::A6Command),
     /// Applies a party's authorization (the cited entry on its authority chain) to units of
@@ -451,6 +480,11 @@ impl Command {
             Command::SetSuspenseAccount { .. } => "set_suspense_account",
             Command::Jcm(c) => c.name(),
             Command::A6(c) => c.name(),
+            Command::Ccts(c) => c.name(),
+            Command::IssueCertificates { .. } => "issue_certificates",
+            Command::SurrenderCertificates { .. } => "surrender_certificates",
+            Command::ExpireCertificates { .. } => "expire_certificates",
+            Command::SetCertificateValidity { .. } => "set_certificate_validity",
             Command::ApplyAuthorization { .. } => "apply_authorization",
             Command::UseTowardsNdc { .. } => "use_towards_ndc",
             Command::IssueFromDecision { .. } => "issue_from_decision",
@@ -628,6 +662,23 @@ pub enum Event {
     },
     /// A step on a party's authority chain.
     A6(crate::article6::authority::A6Event),
+    /// A step on the CCTS administrator's chain.
+    Ccts(crate::ccts::CctsEvent),
+    Surrendered {
+        from: AccountId,
+        to: AccountId,
+        ranges: Vec<IssuedRange>,
+        entity: ProjectId,
+        year: u16,
+    },
+    CertificatesExpired {
+        from: AccountId,
+        to: AccountId,
+        ranges: Vec<IssuedRange>,
+    },
+    CertificateValiditySet {
+        years: u16,
+    },
     /// The first time this registry applies an authorization version: what it allows.
     AuthorizationApplied {
         authorization: AuthorizationRef,
@@ -657,7 +708,9 @@ impl Event {
             Event::TransferProposed { proposal, .. } | Event::InboundAccepted { proposal } => {
                 proposal.ranges()
             }
-            Event::UseYearRecorded { ranges, .. } => ranges.clone(),
+            Event::UseYearRecorded { ranges, .. }
+            | Event::Surrendered { ranges, .. }
+            | Event::CertificatesExpired { ranges, .. } => ranges.clone(),
             Event::Transferred { ranges, .. }
             | Event::Retired { ranges, .. }
             | Event::Cancelled { ranges, .. }

@@ -182,6 +182,7 @@ pub(crate) enum Undo {
     Suspense(Option<AccountId>),
     ProjectHost(ProjectId),
     A6Auth(AuthorizationRef),
+    CertificateValidity(u16),
 }
 
 /// What an applied authorization version allows (from its `AuthorizationApplied` event).
@@ -196,8 +197,22 @@ pub struct AppliedAuthorization {
 pub const NDC_PURPOSE: &str = "ndc";
 /// The retirement purpose of a use for other international mitigation purposes.
 pub const OIMP_PURPOSE: &str = "oimp";
+/// The unit kind of India's Carbon Credit Certificates.
+pub const CCC_UNIT_KIND: &str = "CCC";
+/// Default validity of a certificate: compliance years after its own [U].
+pub const DEFAULT_CERTIFICATE_VALIDITY: u16 = 3;
 /// The unit kind of JCM credits.
 pub const JCM_UNIT_KIND: &str = "JCM";
+
+/// A certificate of compliance year `year` (April `year` to March `year + 1`) is valid through
+/// the end of compliance year `year + validity`: 31 March of `year + validity + 1`.
+pub fn certificate_expired(year: u16, validity: u16, now: Timestamp) -> bool {
+    let last = year as i32 + validity as i32 + 1;
+    match Date::from_ymd(last, 3, 31) {
+        Ok(d) => now.date() > d,
+        Err(_) => false,
+    }
+}
 
 /// The state of one registry chain.
 #[derive(Clone)]
@@ -228,6 +243,8 @@ pub struct RegistryState {
     pub(crate) project_hosts: BTreeMap<ProjectId, (PartyId, crate::jcm::ForeignIssuance, bool)>,
     /// Authorization versions this registry has applied: what each allows.
     pub(crate) a6_auth: BTreeMap<AuthorizationRef, AppliedAuthorization>,
+    /// Compliance years a certificate (CCC) stays valid after its own (named policy).
+    pub(crate) certificate_validity: u16,
     /// Set while `decide` folds the events it has just checked: the account checks that it
     /// ran are not repeated. Replay (and `verify`) folds with every check.
     pub(crate) checked_by_decide: bool,
@@ -269,6 +286,7 @@ impl RegistryState {
             link: crate::link::LinkState::default(),
             project_hosts: BTreeMap::new(),
             a6_auth: BTreeMap::new(),
+            certificate_validity: DEFAULT_CERTIFICATE_VALIDITY,
             checked_by_decide: false,
             undo: Vec::new(),
             logging: false,
@@ -320,6 +338,7 @@ impl RegistryState {
                 Undo::A6Auth(a) => {
                     self.a6_auth.remove(&a);
                 }
+                Undo::CertificateValidity(y) => self.certificate_validity = y,
                 link => self.undo_link(link),
             }
         }
@@ -1311,6 +1330,82 @@ impl RegistryState {
                 account,
                 units,
             } => self.decide_apply_authorization(out, citation, cited.as_ref(), *account, units),
+            Command::IssueCertificates { citation, cited } => {
+                self.decide_issue_certificates(out, citation, cited.as_ref())
+            }
+            Command::SurrenderCertificates {
+                from,
+                to,
+                units,
+                entity,
+                year,
+            } => {
+                self.check_pair(*from, *to, |c| c == AccountClass::Surrender, "surrenders")?;
+                let ranges = self.select(*from, units)?;
+                let validity = self.certificate_validity;
+                self.each_block(&ranges, |b| {
+                    if b.attributes.kind.as_str() != CCC_UNIT_KIND {
+                        return Err(rej(
+                            Code::UNIT_KIND_UNKNOWN,
+                            format!("serials {} {} are not certificates", b.issuing, b.range),
+                        ));
+                    }
+                    if certificate_expired(b.attributes.vintage.year(), validity, time) {
+                        return Err(rej(
+                            Code::CERTIFICATE_EXPIRED,
+                            format!(
+                                "certificates of compliance year {} expired (validity {validity} years)",
+                                b.attributes.vintage.year()
+                            ),
+                        ));
+                    }
+                    Ok(())
+                })?;
+                self.emit(
+                    out,
+                    Event::Surrendered {
+                        from: *from,
+                        to: *to,
+                        ranges,
+                        entity: entity.clone(),
+                        year: *year,
+                    },
+                )
+            }
+            Command::ExpireCertificates { now, to } => {
+                let mut c = Checks::new();
+                self.check_to(*to, |k| k == AccountClass::Expired, "expiry", &mut c);
+                c.finish()?;
+                let validity = self.certificate_validity;
+                let mut by_owner: BTreeMap<AccountId, Vec<IssuedRange>> = BTreeMap::new();
+                for b in self.blocks() {
+                    let terminal = self.account(b.owner).is_none_or(|a| a.class.is_terminal());
+                    if !terminal
+                        && b.hold.is_none()
+                        && b.attributes.kind.as_str() == CCC_UNIT_KIND
+                        && certificate_expired(b.attributes.vintage.year(), validity, *now)
+                    {
+                        by_owner.entry(b.owner).or_default().push(IssuedRange {
+                            issuing: b.issuing,
+                            range: b.range,
+                        });
+                    }
+                }
+                for (from, ranges) in by_owner {
+                    self.emit(
+                        out,
+                        Event::CertificatesExpired {
+                            from,
+                            to: *to,
+                            ranges,
+                        },
+                    )?;
+                }
+                Ok(())
+            }
+            Command::SetCertificateValidity { years } => {
+                self.emit(out, Event::CertificateValiditySet { years: *years })
+            }
             Command::UseTowardsNdc {
                 from,
                 to,
@@ -1345,6 +1440,7 @@ impl RegistryState {
             | Command::OpenPartyAuthority { .. }
             | Command::RecordDecision { .. }
             | Command::A6(_)
+            | Command::Ccts(_)
             | Command::Jcm(_) => Err(rej(
                 Code::COMMAND_NOT_FOR_CHAIN,
                 format!("{} is not a registry command", cmd.name()),
@@ -1429,16 +1525,38 @@ impl RegistryState {
                 },
             )?,
         }
-        let kind = UnitKindCode::parse(JCM_UNIT_KIND).map_err(Rejection::from)?;
+        // The CCTS offset mechanism (a mechanism chain whose id starts with `CCTS`) issues
+        // Carbon Credit Certificates, whose vintage is the compliance (financial) year holding
+        // the period; the JCM issues JCM credits, by calendar year.
+        let offsets = mechanism.as_str().starts_with("CCTS");
+        let kind = UnitKindCode::parse(if offsets {
+            CCC_UNIT_KIND
+        } else {
+            JCM_UNIT_KIND
+        })
+        .map_err(Rejection::from)?;
         for (i, l) in mine.into_iter().enumerate() {
             let q = Quantity::new(l.quantity)?;
+            let vintage = if offsets {
+                use crate::ccts::compliance::ComplianceYear;
+                let fy = ComplianceYear::containing(l.period.start())?;
+                if !fy.contains(l.period.end()) {
+                    return Err(rej(
+                        Code::VINTAGE_RULE,
+                        "an offset issuance's period must lie within one compliance year",
+                    ));
+                }
+                Some(Vintage::new(fy.first_year() as i64)?)
+            } else {
+                None
+            };
             self.decide_issue(
                 out,
                 l.account,
                 &kind,
                 &Some(project.clone()),
                 &l.period,
-                None,
+                vintage,
                 q,
                 Some(l.unit_start),
                 &Some(citation.clone()),
@@ -1446,6 +1564,60 @@ impl RegistryState {
             )?;
         }
         Ok(())
+    }
+
+    /// Issues the certificates of an evaluated surplus (see `Command::IssueCertificates`).
+    fn decide_issue_certificates(
+        &mut self,
+        out: &mut Vec<Event>,
+        citation: &Citation,
+        cited: Option<&CitedEntry>,
+    ) -> R<()> {
+        use crate::ccts::{compliance::ComplianceYear, CctsEvent};
+        let registry = self.require_open()?;
+        let ChainId::Mechanism(mechanism) = &citation.chain else {
+            return Err(rej(
+                Code::NOT_A_NOTIFIED_ISSUANCE,
+                "cite the CCTS chain's evaluation",
+            ));
+        };
+        let found = cited.and_then(|c| {
+            c.events.iter().find_map(|e| match e {
+                Event::Ccts(CctsEvent::Evaluated {
+                    entity,
+                    year,
+                    outcome: crate::ccts::compliance::Outcome::Surplus { certificates, .. },
+                    registry: r,
+                    account,
+                    ..
+                }) if *r == registry => Some((entity, *year, *certificates, *account)),
+                _ => None,
+            })
+        });
+        let Some((entity, year, certificates, account)) = found else {
+            return Err(rej(
+                Code::NOT_A_NOTIFIED_ISSUANCE,
+                format!(
+                    "entry {} of {} is no surplus evaluation for {registry}",
+                    citation.seq, citation.chain
+                ),
+            ));
+        };
+        let key = BusinessKey::parse(&format!("ccts:{mechanism}:{entity}:{year}"))
+            .map_err(|c| rej(c, "entity id too long for a business key"))?;
+        let (start, end) = ComplianceYear(year).period()?;
+        self.decide_issue(
+            out,
+            account,
+            &UnitKindCode::parse(CCC_UNIT_KIND).map_err(Rejection::from)?,
+            &Some(entity.clone()),
+            &MitigationPeriod::new(start, end)?,
+            Some(Vintage::new(year as i64)?),
+            Quantity::new(certificates)?,
+            None,
+            &Some(citation.clone()),
+            &Some(key),
+        )
     }
 
     /// Calls `f` on every block overlapping `ranges` (views, no carving).
@@ -2361,10 +2533,28 @@ impl RegistryState {
                 Ok(())
             }
             Event::UseYearRecorded { .. } => Ok(()),
+            Event::Surrendered {
+                from, to, ranges, ..
+            } => {
+                self.check_pair(*from, *to, |c| c == AccountClass::Surrender, "surrenders")?;
+                self.move_units(*from, *to, ranges)
+            }
+            Event::CertificatesExpired { from, to, ranges } => {
+                let mut c = Checks::new();
+                self.check_to(*to, |k| k == AccountClass::Expired, "expiry", &mut c);
+                c.finish()?;
+                self.move_units(*from, *to, ranges)
+            }
+            Event::CertificateValiditySet { years } => {
+                self.log(Undo::CertificateValidity(self.certificate_validity));
+                self.certificate_validity = *years;
+                Ok(())
+            }
             Event::MechanismOpened { .. }
             | Event::PartyAuthorityOpened { .. }
             | Event::DecisionRecorded { .. }
             | Event::A6(_)
+            | Event::Ccts(_)
             | Event::Jcm(_) => Err(rej(
                 Code::COMMAND_NOT_FOR_CHAIN,
                 "decision events do not belong on a registry chain",
@@ -2682,6 +2872,7 @@ impl RegistryState {
             e.u8(*foreign as u8);
             e.bool(*eligible);
         }
+        e.u16(self.certificate_validity);
         e.len(self.a6_auth.len());
         for (r, a) in &self.a6_auth {
             e.party(&r.party);
@@ -2869,6 +3060,7 @@ pub fn standard_definitions() -> Vec<Event> {
         ),
         ak("omge-cancellation", AccountClass::OmgeCancellation),
         ak("surrender", AccountClass::Surrender),
+        ak("expired", AccountClass::Expired),
         uk("JCM", true, VintageRule::CalendarYear),
         uk("ITMO", true, VintageRule::CalendarYear),
         uk("A64ER", true, VintageRule::CalendarYear),

@@ -682,6 +682,8 @@ impl<S: Store> Node<S> {
                 | Command::MultiLeg(_)
                 | Command::IssueFromDecision { .. }
                 | Command::ApplyAuthorization { .. }
+                | Command::IssueCertificates { .. }
+                | Command::Ccts(tanso_core::ccts::CctsCommand::RecordSurrender { .. })
         );
         if !cites {
             return Ok(std::borrow::Cow::Borrowed(cmd));
@@ -708,6 +710,8 @@ impl<S: Store> Node<S> {
                 target.events = self.cited_entry(&c, runs)?.events;
             }
             Command::IssueFromDecision { citation, cited }
+            | Command::IssueCertificates { citation, cited }
+            | Command::Ccts(tanso_core::ccts::CctsCommand::RecordSurrender { citation, cited })
             | Command::ApplyAuthorization {
                 citation, cited, ..
             } => {

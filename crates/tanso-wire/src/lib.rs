@@ -7,6 +7,7 @@
 //! to the side store; the core never sees it. It knows nothing of storage.
 
 pub mod a6;
+pub mod ccts;
 pub mod out;
 
 use serde_json::{Map, Value};
@@ -291,6 +292,7 @@ const CLASSES: &[(&str, AccountClass)] = &[
     ),
     ("omge_cancellation", AccountClass::OmgeCancellation),
     ("surrender", AccountClass::Surrender),
+    ("expired", AccountClass::Expired),
 ];
 const STATUSES: &[(&str, AccountStatus)] = &[
     ("open", AccountStatus::Open),
@@ -765,6 +767,26 @@ impl Ctx<'_, '_> {
             },
             jcm if jcm.starts_with("jcm_") => Command::Jcm(jcm_command(jcm, o)?),
             a6 if a6.starts_with("a6_") => Command::A6(a6::a6_command(a6, o)?),
+            c if c.starts_with("ccts_") => Command::Ccts(ccts::ccts_command(self, c, o)?),
+            "issue_certificates" => Command::IssueCertificates {
+                citation: self.citation(&o.obj("citation")?)?,
+                // Filled in by the engine from the cited entry, never by the caller.
+                cited: None,
+            },
+            "surrender_certificates" => Command::SurrenderCertificates {
+                from: account("from")?,
+                to: account("to")?,
+                units: self.selection(o)?,
+                entity: o.id("entity", ProjectId::parse)?,
+                year: o.u16("year")?,
+            },
+            "expire_certificates" => Command::ExpireCertificates {
+                now: o.time("now")?,
+                to: account("to")?,
+            },
+            "set_certificate_validity" => Command::SetCertificateValidity {
+                years: o.u16("years")?,
+            },
             "apply_authorization" => Command::ApplyAuthorization {
                 citation: self.citation(&o.obj("citation")?)?,
                 // Filled in by the engine from the cited entry, never by the caller.

@@ -285,6 +285,22 @@ pub fn event_json(e: &Event) -> Value {
             "event": "project_host_recorded", "project": project.as_str(), "host": host.as_str(),
             "foreign": foreign_issuance_name(*foreign), "article6_eligible": eligible}),
         Event::A6(e) => crate::a6::a6_event_json(e),
+        Event::Ccts(e) => crate::ccts::ccts_event_json(e),
+        Event::Surrendered {
+            from,
+            to,
+            ranges,
+            entity,
+            year,
+        } => {
+            json!({"event": "surrendered", "from": from.0, "to": to.0, "ranges": ranges_json(ranges),
+            "entity": entity.as_str(), "year": year})
+        }
+        Event::CertificatesExpired { from, to, ranges } => json!({"event": "certificates_expired",
+            "from": from.0, "to": to.0, "ranges": ranges_json(ranges)}),
+        Event::CertificateValiditySet { years } => {
+            json!({"event": "certificate_validity_set", "years": years})
+        }
         Event::AuthorizationApplied {
             authorization,
             ca,

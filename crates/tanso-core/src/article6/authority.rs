@@ -6,12 +6,11 @@
 use super::accounting::{self, AdjustmentRecord, AdjustmentStatus, CaMethod, Metric, Ndc, NdcKind};
 use super::itmo::CaId;
 use crate::checks::{Checks, Code, Rejection};
-use crate::encode::{bad, tok, Dec, Enc, R as DR};
+use crate::encode::{bad, get_dec, get_doc, put_dec, put_doc, tok, Dec, Enc, R as DR};
 use crate::ids::*;
 use crate::jcm::DocRef;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 type R<T> = Result<T, Rejection>;
 
@@ -391,14 +390,20 @@ impl PartyA6 {
                 self.emissions.insert(*year, *emissions);
             }
             A6Event::Authorized(a) => {
-                let v = self.authorizations.entry(a.id.clone()).or_default();
-                if a.version != v.len() as u32 + 1 {
+                let next = self
+                    .authorizations
+                    .get(&a.id)
+                    .map_or(1, |v| v.len() as u32 + 1);
+                if a.version != next {
                     return Err(rej(
                         Code::AUTHORIZATION_VERSION,
                         "replay: version out of order",
                     ));
                 }
-                v.push(a.clone());
+                self.authorizations
+                    .entry(a.id.clone())
+                    .or_default()
+                    .push(a.clone());
             }
             A6Event::AdjustmentStepped { year, step } => {
                 let mut rec = self.adjustments.get(year).cloned();
@@ -490,30 +495,6 @@ fn apply_step(rec: &mut Option<AdjustmentRecord>, year: u16, step: AdjustmentSte
 }
 
 // ----- canonical encoding ---------------------------------------------------------------------
-
-pub(crate) fn put_doc(e: &mut Enc, d: &DocRef) {
-    e.bytes32(&d.hash);
-    e.u64(d.size);
-}
-
-pub(crate) fn get_doc(d: &mut Dec) -> DR<DocRef> {
-    Ok(DocRef {
-        hash: d.bytes32()?,
-        size: d.u64()?,
-    })
-}
-
-fn put_dec(e: &mut Enc, v: &Decimal) {
-    e.str(&v.to_string());
-}
-
-fn get_dec(d: &mut Dec) -> DR<Decimal> {
-    let s = d.str()?;
-    match Decimal::from_str(s) {
-        Ok(v) if v.to_string() == s => Ok(v),
-        _ => bad("invalid decimal"),
-    }
-}
 
 fn put_parties(e: &mut Enc, ps: &[PartyId]) {
     e.len(ps.len());

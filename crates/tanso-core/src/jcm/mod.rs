@@ -14,14 +14,13 @@ pub mod methodologies;
 pub mod methodology;
 
 use crate::checks::{Checks, Code, Rejection};
-use crate::encode::{bad, tok, Dec, Enc, R as DR};
+use crate::encode::{bad, get_dec, get_doc, put_dec, put_doc, tok, Dec, Enc, R as DR};
 use crate::ids::*;
 use crate::model::StraddlePolicy;
 use crate::units::*;
 use allocation::Share;
 use methodology::{Decimal, Params, Rounding};
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 
 type R<T> = Result<T, Rejection>;
 
@@ -1919,21 +1918,25 @@ impl JcmState {
                 }
                 _ => return Err(illegal("no open motion")),
             },
-            JcmEvent::MotionRefused { decision, .. } => match self.motions.remove(decision) {
-                Some(DecisionOutcome::Open(m)) => {
+            JcmEvent::MotionRefused { decision, .. } => {
+                if !matches!(self.motions.get(decision), Some(DecisionOutcome::Open(_))) {
+                    return Err(illegal("no open motion"));
+                }
+                if let Some(DecisionOutcome::Open(m)) = self.motions.remove(decision) {
                     self.motions
                         .insert(decision.clone(), DecisionOutcome::Refused(m));
                 }
-                _ => return Err(illegal("no open motion")),
-            },
+            }
             JcmEvent::DecisionAdopted { decision } => {
-                let m = match self.motions.remove(decision) {
-                    Some(DecisionOutcome::Open(m)) => m,
+                let subject = match self.motions.get(decision) {
+                    Some(DecisionOutcome::Open(m)) => m.subject.clone(),
                     _ => return Err(illegal("no open motion")),
                 };
-                self.apply_subject(decision, &m.subject)?;
-                self.motions
-                    .insert(decision.clone(), DecisionOutcome::Adopted(m));
+                self.apply_subject(decision, &subject)?;
+                if let Some(DecisionOutcome::Open(m)) = self.motions.remove(decision) {
+                    self.motions
+                        .insert(decision.clone(), DecisionOutcome::Adopted(m));
+                }
             }
             JcmEvent::ProjectFlagged { project, .. } => {
                 let outside = self.policy.outside_list_authorization;
@@ -1951,7 +1954,7 @@ impl JcmState {
                 lines,
                 ..
             } => {
-                if !self.notified.insert(decision.clone()) {
+                if self.notified.contains(decision) {
                     return Err(illegal("notified twice"));
                 }
                 let p = self
@@ -1963,6 +1966,7 @@ impl JcmState {
                     .get_mut(period_no)
                     .ok_or_else(|| illegal("unknown period"))?;
                 mp.status = PeriodStatus::Notified;
+                self.notified.insert(decision.clone());
                 p.next_credit += lines.iter().map(|l| l.quantity).sum::<u64>();
             }
         }
@@ -2246,18 +2250,6 @@ fn get_role(d: &mut Dec) -> DR<Role> {
     })
 }
 
-fn put_doc(e: &mut Enc, doc: &DocRef) {
-    e.bytes32(&doc.hash);
-    e.u64(doc.size);
-}
-
-fn get_doc(d: &mut Dec) -> DR<DocRef> {
-    Ok(DocRef {
-        hash: d.bytes32()?,
-        size: d.u64()?,
-    })
-}
-
 fn put_mref(e: &mut Enc, m: &MethodologyRef) {
     e.str(&m.code);
     e.u32(m.version);
@@ -2280,19 +2272,6 @@ pub fn valid_code(s: &str) -> bool {
         && s.len() <= 32
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-fn put_dec(e: &mut Enc, v: &Decimal) {
-    e.str(&v.to_string());
-}
-
-fn get_dec(d: &mut Dec) -> DR<Decimal> {
-    let s = d.str()?;
-    match Decimal::from_str(s) {
-        // Canonical: the text must be the value's own rendering.
-        Ok(v) if v.to_string() == s => Ok(v),
-        _ => bad("invalid decimal"),
-    }
 }
 
 fn put_params(e: &mut Enc, p: &Params) {
