@@ -1204,3 +1204,47 @@ fn a_first_transfer_over_the_link_is_reported_by_both_parties() {
         (ActionType::Use, party("JPN"), -1)
     );
 }
+
+/// A CCTS certificate carries what an Article 6.2 authorization needs (vintage, mitigation
+/// period, project): it can be authorized later, with no migration.
+#[test]
+fn a_ccts_certificate_can_later_be_authorized_as_an_itmo() {
+    let mut w = World::new();
+    w.set_up_party();
+    w.registry(
+        "IND01",
+        Command::Issue {
+            account: AccountId(1),
+            kind: id("CCC", UnitKindCode::parse),
+            project: Some(id("VEDANTA", ProjectId::parse)),
+            period: MitigationPeriod::new(
+                Date::parse("2026-04-01").expect("d"),
+                Date::parse("2027-03-31").expect("d"),
+            )
+            .expect("p"),
+            vintage: Some(Vintage::new(2026).expect("v")),
+            quantity: Quantity::new(500).expect("q"),
+            unit_start: None,
+            citation: None,
+            business_key: None,
+        },
+    )
+    .expect("certificates");
+    let seq = w
+        .authorize("AUTH-EXPORT", |a| {
+            a.purposes = Purposes {
+                ndc: false,
+                oimp: true,
+            };
+            a.first_transfer_oimp = Some(FirstTransferDefinition::Authorization);
+            a.oimp_purpose = Some("CORSIA".into());
+        })
+        .expect("auth");
+    w.apply("IND01", seq, 1, qty(200)).expect("authorized");
+    let rows = w.actions();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].action, rows[0].vintage, rows[0].quantity()),
+        (ActionType::FirstTransfer, 2026, 200)
+    );
+}
