@@ -553,18 +553,11 @@ fn bench(dir: &std::path::Path, n: u64) -> Result<()> {
         group(surrendered),
         group(OBLIGATION),
     );
-    // What every command on the CCTS chain pays at this size: the core copies the chain's
-    // state to apply an entry all or nothing, then drops the old one.
-    let t = Instant::now();
-    let copy = mech.state.clone();
-    drop(copy);
-    let copy_ms = t.elapsed().as_secs_f64() * 1e3;
 
     let s = elapsed.as_secs_f64().max(1e-9);
     println!(
         "ccts timed: evaluations durable at {:.2} s, issuances and surrenders at {:.2} s, \
-         credits at {:.2} s; {timed_syncs} syncs ({:.0} commands per sync); CCTS chain state \
-         copy and drop {copy_ms:.1} ms; peak_rss_mib={}",
+         credits at {:.2} s; {timed_syncs} syncs ({:.0} commands per sync); peak_rss_mib={}",
         evaluated_at.as_secs_f64(),
         registry_at.as_secs_f64(),
         s,
