@@ -16,11 +16,18 @@ fn text(o: &std::process::Output) -> String {
     )
 }
 
+/// The UNFCCC-style checker beside the repository (`../shared/tools`), or the copy kept in
+/// `tools/` for machines that have only the repository.
 fn checker() -> String {
-    format!(
+    let shared = format!(
         "{}/../shared/tools/aef_check.py",
         env!("CARGO_MANIFEST_DIR")
-    )
+    );
+    if std::path::Path::new(&shared).exists() {
+        shared
+    } else {
+        format!("{}/tools/aef_check.py", env!("CARGO_MANIFEST_DIR"))
+    }
 }
 
 /// Reads cells with openpyxl (the library the checker uses): `sheet!A1` → value as text.
