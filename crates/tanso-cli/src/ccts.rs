@@ -177,19 +177,10 @@ pub fn find_evaluation(
     entity: &str,
     year: u16,
 ) -> Result<Option<(u64, [u8; 32])>> {
-    let head = node.chain(chain).map_or(0, |c| c.seq);
-    for seq in (1..=head).rev() {
-        let Some((entry, hash)) = node.read_entry(chain, seq)? else {
-            continue;
-        };
-        if entry.events.iter().any(|e| {
-            matches!(e, Event::Ccts(CctsEvent::Evaluated { entity: en, year: y, .. })
-                if en.as_str() == entity && *y == year)
-        }) {
-            return Ok(Some((seq, hash)));
-        }
-    }
-    Ok(None)
+    crate::jcm::find_entry(node, chain, |e| {
+        matches!(e, Event::Ccts(CctsEvent::Evaluated { entity: en, year: y, .. })
+            if en.as_str() == entity && *y == year)
+    })
 }
 
 /// Who earned, who owes, who surrendered, who pays compensation.

@@ -184,17 +184,26 @@ pub fn find_notification(
     chain: &ChainId,
     decision: &str,
 ) -> Result<Option<(u64, [u8; 32])>> {
+    find_entry(
+        node,
+        chain,
+        |ev| matches!(ev, Event::Jcm(JcmEvent::IssuanceNotified { decision: d, .. }) if d.as_str() == decision),
+    )
+}
+
+/// The (sequence, entry hash) of the latest entry of `chain` with an event matching `pred`.
+pub fn find_entry(
+    node: &Node<SqliteStore>,
+    chain: &ChainId,
+    pred: impl Fn(&Event) -> bool,
+) -> Result<Option<(u64, [u8; 32])>> {
     let head = node.chain(chain).map_or(0, |c| c.seq);
     for seq in (1..=head).rev() {
         let Some((entry, hash)) = node.read_entry(chain, seq)? else {
             continue;
         };
-        for ev in &entry.events {
-            if let Event::Jcm(JcmEvent::IssuanceNotified { decision: d, .. }) = ev {
-                if d.as_str() == decision {
-                    return Ok(Some((seq, hash)));
-                }
-            }
+        if entry.events.iter().any(&pred) {
+            return Ok(Some((seq, hash)));
         }
     }
     Ok(None)

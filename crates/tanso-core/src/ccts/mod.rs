@@ -209,6 +209,17 @@ impl CctsState {
         }
     }
 
+    /// An entity's record of a compliance year, created on first use (for folds).
+    fn cycle_mut(&mut self, e: &ProjectId, year: u16) -> R<&mut CycleRecord> {
+        Ok(self
+            .entities
+            .get_mut(e)
+            .ok_or_else(|| rej(Code::PROJECT_UNKNOWN, "replay: unknown entity"))?
+            .cycles
+            .entry(year)
+            .or_default())
+    }
+
     pub fn entity(&self, e: &ProjectId) -> R<&EntityRecord> {
         self.entities
             .get(e)
@@ -524,26 +535,14 @@ impl CctsState {
                 emissions,
                 ..
             } => {
-                let c = self
-                    .entities
-                    .get_mut(entity)
-                    .ok_or_else(missing)?
-                    .cycles
-                    .entry(*year)
-                    .or_default();
+                let c = self.cycle_mut(entity, *year)?;
                 c.performance = Some((*output, *emissions));
                 c.verified_by = None;
             }
             CctsEvent::PerformanceVerified {
                 entity, year, by, ..
             } => {
-                let c = self
-                    .entities
-                    .get_mut(entity)
-                    .ok_or_else(missing)?
-                    .cycles
-                    .entry(*year)
-                    .or_default();
+                let c = self.cycle_mut(entity, *year)?;
                 c.verified_by = Some(by.clone());
             }
             CctsEvent::Evaluated {
@@ -554,13 +553,7 @@ impl CctsState {
                 deadline,
                 ..
             } => {
-                let c = self
-                    .entities
-                    .get_mut(entity)
-                    .ok_or_else(missing)?
-                    .cycles
-                    .entry(*year)
-                    .or_default();
+                let c = self.cycle_mut(entity, *year)?;
                 c.evaluation = Some((*achieved, outcome.clone(), *deadline));
             }
             CctsEvent::SurrenderRecorded {
@@ -576,13 +569,7 @@ impl CctsState {
                         "replay: surrender credited twice",
                     ));
                 }
-                let c = self
-                    .entities
-                    .get_mut(entity)
-                    .ok_or_else(missing)?
-                    .cycles
-                    .entry(*year)
-                    .or_default();
+                let c = self.cycle_mut(entity, *year)?;
                 c.surrendered = c.surrendered.saturating_add(*quantity);
                 self.credited.insert(key);
             }
@@ -592,13 +579,7 @@ impl CctsState {
                 amount,
                 ..
             } => {
-                let c = self
-                    .entities
-                    .get_mut(entity)
-                    .ok_or_else(missing)?
-                    .cycles
-                    .entry(*year)
-                    .or_default();
+                let c = self.cycle_mut(entity, *year)?;
                 c.compensation = Some(*amount);
             }
         }

@@ -718,6 +718,16 @@ impl JcmState {
             .ok_or_else(|| rej(Code::PROJECT_UNKNOWN, format!("no project {id}")))
     }
 
+    /// A project, for folds and decisions that change it.
+    fn project_mut(&mut self, id: &ProjectId) -> R<&mut ProjectRecord> {
+        self.projects.get_mut(id).ok_or_else(|| {
+            rej(
+                Code::STEP_NOT_VALID_IN_STATE,
+                format!("replay: unknown project {id}"),
+            )
+        })
+    }
+
     fn require_participant(&self, actor: &Actor, project: &ProjectId) -> R<&ProjectRecord> {
         let p = self.project(project)?;
         if !p.participants.contains(actor) {
@@ -1719,10 +1729,7 @@ impl JcmState {
                 document,
                 ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.methodology = Some(methodology.clone());
                 p.ex_ante = ex_ante.clone();
                 p.criteria = criteria.clone();
@@ -1737,10 +1744,7 @@ impl JcmState {
                 document,
                 by,
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.status = if *positive {
                     ProjectStatus::Validated
                 } else {
@@ -1752,18 +1756,12 @@ impl JcmState {
             JcmEvent::RegistrationRequested {
                 project, document, ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.status = ProjectStatus::RegistrationRequested;
                 p.documents.push(("registration_request", *document));
             }
             JcmEvent::RegistrationRequestWithdrawn { project, .. } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.status = ProjectStatus::Validated;
             }
             JcmEvent::ChangeRequested {
@@ -1772,10 +1770,7 @@ impl JcmState {
                 document,
                 ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.pending_change = Some(change.clone());
                 p.documents
                     .push(("post_registration_change_request", *document));
@@ -1786,20 +1781,14 @@ impl JcmState {
                 document,
                 ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.pending_renewal = Some(*until);
                 p.documents.push(("renewal_request", *document));
             }
             JcmEvent::ProjectWithdrawn {
                 project, document, ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.status = ProjectStatus::Withdrawn;
                 p.documents.push(("withdrawal_request", *document));
             }
@@ -1815,10 +1804,7 @@ impl JcmState {
                 document,
                 ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 if p.periods.contains_key(period_no) {
                     return Err(illegal("period reported twice"));
                 }
@@ -1846,10 +1832,7 @@ impl JcmState {
                 document,
                 ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let mp = p
                     .periods
                     .get_mut(period_no)
@@ -1865,10 +1848,7 @@ impl JcmState {
                 document,
                 ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let mp = p
                     .periods
                     .get_mut(period_no)
@@ -1880,10 +1860,7 @@ impl JcmState {
             JcmEvent::IssuanceRequestWithdrawn {
                 project, period_no, ..
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let mp = p
                     .periods
                     .get_mut(period_no)
@@ -1940,10 +1917,7 @@ impl JcmState {
             }
             JcmEvent::ProjectFlagged { project, .. } => {
                 let outside = self.policy.outside_list_authorization;
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 p.flagged = true;
                 p.article6_eligible = outside == OutsideListAuthorization::Allow;
             }
@@ -1957,17 +1931,14 @@ impl JcmState {
                 if self.notified.contains(decision) {
                     return Err(illegal("notified twice"));
                 }
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let mp = p
                     .periods
                     .get_mut(period_no)
                     .ok_or_else(|| illegal("unknown period"))?;
                 mp.status = PeriodStatus::Notified;
-                self.notified.insert(decision.clone());
                 p.next_credit += lines.iter().map(|l| l.quantity).sum::<u64>();
+                self.notified.insert(decision.clone());
             }
         }
         Ok(())
@@ -2029,10 +2000,7 @@ impl JcmState {
                 }
             }
             Subject::RenewCreditingPeriod { project, until } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let c = p.crediting.ok_or_else(|| illegal("no crediting period"))?;
                 p.crediting = Some(MitigationPeriod::new(c.start(), *until)?);
                 p.pending_renewal = None;
@@ -2042,10 +2010,7 @@ impl JcmState {
                 period_no,
                 quantity,
             } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let mp = p
                     .periods
                     .get_mut(period_no)
@@ -2054,10 +2019,7 @@ impl JcmState {
                 mp.status = PeriodStatus::Decided;
             }
             Subject::RejectIssuance { project, period_no } => {
-                let p = self
-                    .projects
-                    .get_mut(project)
-                    .ok_or_else(|| illegal("unknown project"))?;
+                let p = self.project_mut(project)?;
                 let mp = p
                     .periods
                     .get_mut(period_no)
