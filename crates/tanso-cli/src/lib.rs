@@ -1,7 +1,9 @@
+#![recursion_limit = "512"]
 //! The `tanso` command line. `main` hands over here; this module parses flags, opens the
 //! store and the node, and dispatches to one module per command. It is edge code: it prints,
 //! reads files and the clock, and converts errors to exit codes (0 ok, 1 failure, 2 usage).
 
+pub mod api;
 pub mod apply;
 pub mod bench;
 pub mod bench_ccts;
@@ -9,6 +11,7 @@ pub mod ccts;
 pub mod ccts_csv;
 pub mod demo;
 pub mod jcm;
+pub mod keys;
 pub mod link;
 pub mod query;
 pub mod report;
@@ -117,6 +120,40 @@ pub enum Cmd {
         #[command(subcommand)]
         what: LinkCmd,
     },
+    /// Serves the HTTP API (`/api/v1`, OpenAPI at `/api/v1/openapi.json`) until SIGINT or
+    /// SIGTERM; then finishes acknowledged work and signs the last checkpoints.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Largest request body in bytes.
+        #[arg(long, default_value_t = 8 << 20)]
+        body_limit: usize,
+        /// Log level: error, warn, info, debug.
+        #[arg(long, default_value = "info")]
+        log: String,
+    },
+    /// Access administration: `bootstrap` creates the first registry administrator once and
+    /// prints a one-time token.
+    Admin {
+        #[command(subcommand)]
+        what: AdminCmd,
+    },
+    /// Checks an inclusion proof (from GET /api/v1/public/proofs/…) offline against the
+    /// trusted keys: the entry's hash, the audit path to the checkpoint's Merkle root, and
+    /// the checkpoint's signature. Exit 0 if it holds, 1 if not.
+    VerifyProof {
+        /// The proof, as JSON (- for standard input).
+        file: String,
+        /// File of trusted public keys (default: KEYS/trusted_keys).
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// The node's signing keys: `show`, `rotate` (see docs/OPERATIONS.md).
+    Keys {
+        #[command(subcommand)]
+        what: KeysCmd,
+    },
     /// Benchmarks (programs that print figures; never pass/fail on time).
     Bench {
         #[command(subcommand)]
@@ -138,6 +175,25 @@ pub enum PersonalCmd {
         #[arg(long = "ref")]
         reference: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCmd {
+    /// Creates the first registry administrator (scope `*`) and prints its token once.
+    /// Refuses when any user exists.
+    Bootstrap {
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// The signing key's id and the trusted keys.
+    Show,
+    /// Makes a new signing key: the old one moves to KEYS/retired/, its public half stays
+    /// trusted (old checkpoints still verify), the new public half is added.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,10 +250,47 @@ pub fn run(cli: Cli) -> Result<i32> {
             what: LinkCmd::Run(a),
         } => link::run_link(&cli, a),
         Cmd::Bench { what } => bench::run(&cli, what),
+        Cmd::Serve {
+            listen,
+            body_limit,
+            log,
+        } => {
+            init_logs(log);
+            let mut config = api::Config::new(&cli.data, &cli.keys);
+            config.body_limit_bytes = *body_limit;
+            api::serve(config, listen)
+        }
+        Cmd::Admin {
+            what: AdminCmd::Bootstrap { user },
+        } => {
+            let token = api::bootstrap(&cli.data, user)?;
+            println!(
+                "created registry administrator {user:?}; its token (shown once, keep it secret):"
+            );
+            println!("{token}");
+            Ok(0)
+        }
+        Cmd::VerifyProof { file, trust } => keys::verify_proof(&cli, file, trust.as_deref()),
+        Cmd::Keys { what } => keys::run(&cli, what),
         Cmd::Jcm(a) => jcm::run(&cli, a),
         Cmd::Ccts(a) => ccts::run(&cli, a),
         Cmd::Report { what } => report::run(&cli, what),
     }
+}
+
+/// Structured logs on standard error; never bodies, tokens or passwords.
+fn init_logs(level: &str) {
+    let level = match level {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 pub fn open_store(data: &Path) -> Result<SqliteStore> {

@@ -309,25 +309,16 @@ pub struct TransfersArgs {
     pub json: bool,
 }
 
-pub fn transfers(cli: &Cli, a: &TransfersArgs) -> Result<i32> {
-    let want = match &a.status {
-        None => None,
-        Some(s) => Some(
-            s.parse::<u8>()
-                .ok()
-                .and_then(TransferStatus::from_code)
-                .or_else(|| {
-                    [1u8, 4, 5, 6, 7, 8]
-                        .into_iter()
-                        .filter_map(TransferStatus::from_code)
-                        .find(|t| t.name() == s)
-                })
-                .with_context(|| format!("unknown status {s:?}"))?,
-        ),
-    };
-    let node = open_node(&cli.data)?;
+/// Every cross-registry transfer of the node (or of one registry), outbound and inbound.
+pub fn transfer_rows(
+    node: &Node<SqliteStore>,
+    registry: Option<RegistryId>,
+) -> Vec<serde_json::Value> {
     let mut rows = Vec::new();
     for c in node.chains() {
+        if registry.is_some_and(|w| c.id != ChainId::Registry(w)) {
+            continue;
+        }
         let Some(r) = c.state.registry() else {
             continue;
         };
@@ -352,6 +343,27 @@ pub fn transfers(cli: &Cli, a: &TransfersArgs) -> Result<i32> {
             }));
         }
     }
+    rows
+}
+
+pub fn transfers(cli: &Cli, a: &TransfersArgs) -> Result<i32> {
+    let want = match &a.status {
+        None => None,
+        Some(s) => Some(
+            s.parse::<u8>()
+                .ok()
+                .and_then(TransferStatus::from_code)
+                .or_else(|| {
+                    [1u8, 4, 5, 6, 7, 8]
+                        .into_iter()
+                        .filter_map(TransferStatus::from_code)
+                        .find(|t| t.name() == s)
+                })
+                .with_context(|| format!("unknown status {s:?}"))?,
+        ),
+    };
+    let node = open_node(&cli.data)?;
+    let mut rows = transfer_rows(&node, None);
     rows.retain(|r| want.is_none_or(|w| r["status"] == w.code()));
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -79,14 +79,7 @@ pub fn holdings(cli: &Cli, account: u64, registry: Option<&str>, json_out: bool)
             "kind": acc.kind.as_str(),
             "status": tanso_wire::status_name(acc.status),
             "total": blocks.iter().map(|b| b.range.len()).sum::<u64>(),
-            "blocks": blocks.iter().map(|b| json!({
-                "issuing": b.issuing.as_str(), "start": b.range.start(), "end": b.range.end(),
-                "quantity": b.range.len(), "unit_start": b.unit_start,
-                "kind": b.attributes.kind.as_str(), "project": b.attributes.project.as_ref().map(|p| p.as_str()),
-                "vintage": b.attributes.vintage.year(), "labels": labels_json(&b.labels),
-                "hold": b.hold.as_ref().map(|h| h.as_str()),
-                "frozen_by": b.frozen_by.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "blocks": blocks.iter().map(block_json).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -98,6 +91,19 @@ pub fn holdings(cli: &Cli, account: u64, registry: Option<&str>, json_out: bool)
         println!("{}", holdings_table(&blocks));
     }
     Ok(0)
+}
+
+/// One block as JSON (holdings, the API).
+pub fn block_json(b: &registry::BlockView) -> serde_json::Value {
+    json!({
+        "issuing": b.issuing.as_str(), "start": b.range.start(), "end": b.range.end(),
+        "quantity": b.range.len(), "unit_start": b.unit_start,
+        "kind": b.attributes.kind.as_str(), "project": b.attributes.project.as_ref().map(|p| p.as_str()),
+        "vintage": b.attributes.vintage.year(), "labels": labels_json(&b.labels),
+        "hold": b.hold.as_ref().map(|h| h.as_str()),
+        "frozen_by": b.frozen_by.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+        "owner": b.owner.0,
+    })
 }
 
 /// A table of blocks: serials, quantity, kind, project, vintage, hold.

@@ -3,8 +3,8 @@
 //!
 //! Numbering follows the UK ETS registry as `LINK.md` §7.7 extends it: 1xxx transferring side,
 //! 2xxx acquiring side, 25xx required fields and identifiers, 3xxx units and quantities, 45xx
-//! sequence and state, 6xxx envelope, 7xxx storage (transient). The CLI, the API, the docs and
-//! the tests all read this one table; nothing else invents codes.
+//! sequence and state, 6xxx envelope (61xx the HTTP API), 7xxx storage (transient). The CLI,
+//! the API, the docs and the tests all read this one table; nothing else invents codes.
 
 use std::fmt;
 
@@ -111,6 +111,18 @@ catalogue! {
     ACCOUNT_NOT_EMPTY = 4528, "state", Permanent, "an account that holds units or cash cannot be closed";
     CHAIN_NOT_HOSTED = 6005, "envelope", Permanent, "this node does not host that chain";
     MALFORMED_COMMAND = 6006, "envelope", Permanent, "command is undecodable or violates the schema";
+    AUTHENTICATION_REQUIRED = 6101, "api", Permanent, "a valid bearer token (or user and password) is required";
+    PERMISSION_DENIED = 6102, "api", Permanent, "the user's roles and scopes do not allow this request";
+    IDEMPOTENCY_KEY_MISMATCH = 6103, "api", Permanent, "the Idempotency-Key header and the command id differ";
+    REQUEST_TOO_LARGE = 6104, "api", Permanent, "the request body exceeds the size limit";
+    RATE_LIMITED = 6105, "api", Transient, "too many requests from this client; retry later";
+    NOT_FOUND = 6106, "api", Permanent, "no such resource";
+    ACTOR_MISMATCH = 6107, "api", Permanent, "the command's actor is not the authenticated user";
+    OUTSIDE_TRUSTED_LIST = 6108, "api", Permanent, "the acquiring account is not on the transferring account's trusted list, or is still in its delay";
+    APPROVAL_NOT_PENDING = 6109, "api", Permanent, "no pending request with this id";
+    OWN_REQUEST = 6110, "api", Permanent, "a request needs a second person: its maker cannot approve it";
+    INVALID_REQUEST = 6111, "api", Permanent, "request parameters or body violate the schema";
+    METHOD_NOT_ALLOWED = 6112, "api", Permanent, "this resource does not support the method";
     STORAGE_UNAVAILABLE = 7001, "storage", Transient, "storage is unavailable; retry the same command";
     WRITER_FENCED = 7002, "storage", Transient, "this node is no longer the writer; retry at the current writer";
     ROLE_REQUIRED = 8001, "mechanism", Permanent, "the actor does not hold the role this step requires";

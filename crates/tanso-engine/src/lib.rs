@@ -8,6 +8,7 @@ pub mod keys;
 pub mod link;
 pub mod node;
 pub mod outcome;
+pub mod proof;
 pub mod verify;
 
 pub use chains::{ChainFault, ChainRt};
