@@ -20,6 +20,7 @@ if ! python3 -c 'import openpyxl' >/dev/null 2>&1; then
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-openpyxl; }
   python3 -c 'import openpyxl'
 fi
+python3 -c 'import schemathesis' >/dev/null 2>&1 || { echo "test.sh: installing schemathesis (scripts/api-fuzz.sh)"; python3 -m pip install --quiet schemathesis 2>/dev/null || python3 -m pip install --quiet --break-system-packages schemathesis; }
 
 # PostgreSQL: the PostgreSQL backend's conformance tests use a real server at
 # $TANSO_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres). Start it if it is

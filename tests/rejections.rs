@@ -889,6 +889,51 @@ fn article6_codes_are_tested_where_they_arise() {
     }
 }
 
+/// The HTTP API's own codes, each produced in `crates/tanso-cli/tests/api.rs`.
+const API_LEVEL: &[(u16, &str, &str)] = &[
+    (
+        6101,
+        "AUTHENTICATION_REQUIRED",
+        "crates/tanso-cli/tests/api.rs",
+    ),
+    (6102, "PERMISSION_DENIED", "crates/tanso-cli/tests/api.rs"),
+    (
+        6103,
+        "IDEMPOTENCY_KEY_MISMATCH",
+        "crates/tanso-cli/tests/api.rs",
+    ),
+    (6104, "REQUEST_TOO_LARGE", "crates/tanso-cli/tests/api.rs"),
+    (6105, "RATE_LIMITED", "crates/tanso-cli/tests/api.rs"),
+    (6106, "NOT_FOUND", "crates/tanso-cli/tests/api.rs"),
+    (6107, "ACTOR_MISMATCH", "crates/tanso-cli/tests/api.rs"),
+    (
+        6108,
+        "OUTSIDE_TRUSTED_LIST",
+        "crates/tanso-cli/tests/api.rs",
+    ),
+    (
+        6109,
+        "APPROVAL_NOT_PENDING",
+        "crates/tanso-cli/tests/api.rs",
+    ),
+    (6110, "OWN_REQUEST", "crates/tanso-cli/tests/api.rs"),
+    (6111, "INVALID_REQUEST", "crates/tanso-cli/tests/api.rs"),
+    (6112, "METHOD_NOT_ALLOWED", "crates/tanso-cli/tests/api.rs"),
+];
+
+#[test]
+fn api_codes_are_tested_where_they_arise() {
+    for (code, name, file) in API_LEVEL {
+        assert_eq!(code_def(*code), *name, "catalogue name of {code}");
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("read the test file");
+        assert!(
+            text.contains(&format!("Code::{name}")),
+            "{code} {name} is not tested in {path}"
+        );
+    }
+}
+
 const ENGINE_LEVEL: &[(u16, &str, &str)] = &[
     (
         6005,
@@ -925,6 +970,7 @@ fn every_catalogue_code_is_produced_by_a_test() {
         .chain(LINK_LEVEL)
         .chain(JCM_LEVEL)
         .chain(A6_LEVEL)
+        .chain(API_LEVEL)
         .map(|(c, _, _)| *c)
         .collect();
     let untested: Vec<u16> = catalogue

@@ -38,6 +38,9 @@ pub enum BenchCmd {
     /// India's CCTS at scale: N entities evaluated, surpluses issued as certificates,
     /// shortfalls surrendered and credited, every command durable through the engine.
     Ccts(crate::bench_ccts::CctsArgs),
+    /// The HTTP API over loopback: single transfers from 16 connections, and batches of
+    /// 8,000; next to the PostgreSQL anchor in the same run.
+    Api(crate::bench_api::ApiArgs),
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +102,7 @@ pub fn run(cli: &Cli, what: &BenchCmd) -> Result<i32> {
     match what {
         BenchCmd::Transfers(args) => transfers(cli, args),
         BenchCmd::Ccts(args) => crate::bench_ccts::run(cli, args),
+        BenchCmd::Api(args) => crate::bench_api::run(cli, args),
     }
 }
 
@@ -248,14 +252,14 @@ fn orchestrate(cli: &Cli, root: &Path, args: &TransfersArgs, workloads: &[&str])
 }
 
 /// The 1, 5 and 15 minute load averages.
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "n/a".to_string())
 }
 
 /// Splits `key=value` fields; a value may be double-quoted (and then hold spaces).
-fn parse_fields(line: &str) -> HashMap<String, String> {
+pub(crate) fn parse_fields(line: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut rest = line;
     while let Some(eq) = rest.find('=') {
@@ -339,7 +343,7 @@ fn fsync_probe(root: &Path, args: &TransfersArgs) -> Option<f64> {
 }
 
 /// PATH with PostgreSQL 15's client binaries appended when pgbench is not on PATH already.
-fn pg_path() -> Option<String> {
+pub(crate) fn pg_path() -> Option<String> {
     let path = std::env::var("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path).any(|d| d.join("pgbench").is_file());
     let fallback = Path::new("/usr/lib/postgresql/15/bin");
@@ -347,7 +351,7 @@ fn pg_path() -> Option<String> {
 }
 
 /// Runs a program and returns the last line of its output that starts with `prefix`.
-fn run_line(cmd: &mut std::process::Command, prefix: &str) -> Result<String> {
+pub(crate) fn run_line(cmd: &mut std::process::Command, prefix: &str) -> Result<String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -369,7 +373,7 @@ fn run_line(cmd: &mut std::process::Command, prefix: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("no line starting with {prefix:?} in: {}", stdout.trim()))
 }
 
-fn field_f64(f: &HashMap<String, String>, key: &str) -> Option<f64> {
+pub(crate) fn field_f64(f: &HashMap<String, String>, key: &str) -> Option<f64> {
     f.get(key).and_then(|v| v.parse().ok())
 }
 

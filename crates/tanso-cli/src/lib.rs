@@ -6,6 +6,7 @@
 pub mod api;
 pub mod apply;
 pub mod bench;
+pub mod bench_api;
 pub mod bench_ccts;
 pub mod ccts;
 pub mod ccts_csv;

@@ -110,12 +110,15 @@ pub fn entry_hashes<S: Store + ?Sized>(
     Ok(out)
 }
 
+/// An entry's canonical bytes and its stored hash.
+pub type EntryBytes = (Vec<u8>, [u8; 32]);
+
 /// The canonical bytes and stored hash of entry `seq` of `chain`.
 pub fn entry_bytes<S: Store + ?Sized>(
     store: &S,
     chain: &str,
     seq: u64,
-) -> Result<Option<(Vec<u8>, [u8; 32])>, StoreError> {
+) -> Result<Option<EntryBytes>, StoreError> {
     let Some(run) = store.run_containing(chain, seq)? else {
         return Ok(None);
     };

@@ -261,10 +261,11 @@ pub fn password_matches(phc: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A user id is an actor id: `[A-Za-z0-9._:-]{1,40}` (room for the checker in the actor).
+/// A user id is an actor id: `[A-Za-z0-9._:-]{1,25}`, so that an approved command's actor,
+/// `maker:approved-by:checker`, stays within an actor's 64 bytes.
 pub fn valid_user_id(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 40
+        && s.len() <= 25
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
@@ -560,6 +561,24 @@ impl Access {
     pub fn new_approval_id(&mut self) -> String {
         self.next_approval += 1;
         format!("ap-{:06}", self.next_approval)
+    }
+}
+
+/// The fields of a command that carry personal or free text (docs/COMMANDS.md).
+pub const PERSONAL_FIELDS: [&str; 3] = ["name", "beneficiary_name", "note"];
+
+/// Removes personal text from a decided request's payload: it lived in `access.json` only
+/// while the request waited; the journal's side store keeps what was applied.
+pub fn forget_personal(payload: &mut Value) {
+    if let Some(m) = payload.as_object_mut() {
+        for k in PERSONAL_FIELDS {
+            if m.get(k).is_some_and(|v| !v.is_null()) {
+                m.insert(k.into(), Value::String("(removed once decided)".into()));
+            }
+        }
+        if let Some(Value::Array(legs)) = m.get_mut("legs") {
+            legs.iter_mut().for_each(forget_personal);
+        }
     }
 }
 

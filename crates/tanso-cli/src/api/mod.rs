@@ -605,6 +605,26 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
         let local = listener.local_addr()?;
         tracing::info!(address = %local, "serving /api/v1");
         println!("tanso serve: listening on http://{local}/api/v1");
+        // Checkpoints every few seconds, so proofs rarely wait for a signature.
+        let signer = Arc::clone(&api);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let a = Arc::clone(&signer);
+                let _ = tokio::task::spawn_blocking(move || {
+                    let now = a.now();
+                    a.engine.with_node(|n| {
+                        if !n.is_poisoned() {
+                            if let Err(e) = n.checkpoint(&a.key, now) {
+                                tracing::error!(error = %e, "sign checkpoints");
+                            }
+                        }
+                    })
+                })
+                .await;
+            }
+        });
         axum::serve(
             listener,
             app(Arc::clone(&api)).into_make_service_with_connect_info::<SocketAddr>(),

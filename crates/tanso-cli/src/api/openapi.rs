@@ -180,13 +180,13 @@ fn operation(r: &super::Route) -> Value {
         "x-tanso-gate": gate_doc(r.gate),
     });
     if r.operation_id == "create_command" {
-        op["parameters"].as_array_mut().map(|a| {
+        if let Some(a) = op["parameters"].as_array_mut() {
             a.push(
                 json!({"name": "Idempotency-Key", "in": "header", "required": false,
                 "description": "the command id; must equal the body's id when both are given",
                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}}),
-            )
-        });
+            );
+        }
     }
     if let Some(b) = &d.body {
         op["requestBody"] = json!({
@@ -275,7 +275,7 @@ fn schemas() -> Value {
         &["code", "name", "message"],
     );
     let grant = object(
-        json!({"role": {"type": "string", "enum": roles}, "scope": s(), "initiate": b(), "approve": b()}),
+        json!({"role": {"type": "string", "enum": roles}, "scope": {"type": "string", "minLength": 1, "maxLength": 80}, "initiate": b(), "approve": b()}),
         &["role", "scope"],
     );
     let range = object(

@@ -169,11 +169,15 @@ fn judge_registry(access: &Access, user: &User, chain: &str, cmd: &Command, now:
             Verdict::Allowed => controls(access, chain, from.0, None, quantity_of(units), now),
             v => v,
         },
-        Command::Retire { from, .. }
-        | Command::Cancel { from, .. }
-        | Command::TransferCash { from, .. }
-        | Command::SurrenderCertificates { from, .. }
-        | Command::UseTowardsNdc { from, .. } => initiates(from.0),
+        Command::Retire { from, units, .. }
+        | Command::Cancel { from, units, .. }
+        | Command::SurrenderCertificates { from, units, .. }
+        | Command::UseTowardsNdc { from, units, .. } => match initiates(from.0) {
+            // Units leave for a terminal account: the limit applies, the trusted list does not.
+            Verdict::Allowed => controls(access, chain, from.0, None, quantity_of(units), now),
+            v => v,
+        },
+        Command::TransferCash { from, .. } => initiates(from.0),
         Command::MultiLeg(legs) => {
             let mut out = Verdict::Allowed;
             for leg in legs {

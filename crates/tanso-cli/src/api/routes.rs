@@ -61,6 +61,10 @@ const COMPLIANCE_READERS: &[Role] = &[
 ];
 const POLICY_READERS: &[Role] = &[Role::RegistryAdmin, Role::Auditor];
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row of the route table, written as a call so the table reads as a table"
+)]
 fn r(
     method: Method,
     path: &'static str,
@@ -119,9 +123,9 @@ fn build_table() -> Vec<Route> {
         r(post.clone(), "/api/v1/users/{user}/tokens", "create_token", "auth", "Issues a service token for a user; shown once, only its hash is kept", Roles(ADMIN), create_token,
           OpDoc::new("TokenCreated").status(201).param(path("user", "demo-auditor", "user id")).body(body("TokenRequest", json!({"label": "reporting service"})))),
         r(post.clone(), "/api/v1/commands", "create_command", "commands", "Submits one command (the `tanso apply` JSON); the Idempotency-Key header carries its id", Roles(COMMANDERS), create_command,
-          OpDoc::new("CommandAccepted").command().body(body("Command", json!({"id": "example-dry-run-1", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1004, "quantity": 1, "dry_run": true})))),
+          OpDoc::new("CommandAccepted").command().body(body("Command", json!({"id": "example-dry-run-1", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true})))),
         r(post.clone(), "/api/v1/commands/batch", "create_command_batch", "commands", "Submits many commands, applied in order with group commit; one result each", Roles(COMMANDERS), create_command_batch,
-          OpDoc::new("BatchResults").body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1004, "quantity": 1, "dry_run": true}])))),
+          OpDoc::new("BatchResults").body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true}])))),
         r(get.clone(), "/api/v1/approvals", "list_approvals", "controls", "Requests waiting for a second person (and decided ones), as far as the user may see them", Roles(APPROVERS), list_approvals,
           OpDoc::new("ApprovalList").param(query("status", Some("pending"), "pending, approved, rejected or all"))),
         r(post.clone(), "/api/v1/approvals/{approval}/approve", "approve_approval", "controls", "A second person approves a request: it is carried out", Roles(APPROVERS), approve_approval,
@@ -131,7 +135,7 @@ fn build_table() -> Vec<Route> {
         r(get.clone(), "/api/v1/registries/{registry}/accounts/{account}/trusted_accounts", "list_trusted_accounts", "controls", "An account's trusted-account list", Roles(ACCOUNT_READERS), list_trusted_accounts,
           OpDoc::new("TrustedAccountList").param(registry()).param(account())),
         r(post.clone(), "/api/v1/registries/{registry}/accounts/{account}/trusted_accounts", "add_trusted_account", "controls", "Asks to add an account to the trusted list: a second person approves, then the delay runs", Roles(CONTROLS), add_trusted_account,
-          OpDoc::new("Approval").status(202).param(registry()).param(account()).body(body("TrustedAccountRequest", json!({"trusted": 1004})))),
+          OpDoc::new("Approval").status(202).param(registry()).param(account()).body(body("TrustedAccountRequest", json!({"trusted": 1002})))),
         r(put.clone(), "/api/v1/registries/{registry}/accounts/{account}/limits", "set_account_limits", "controls", "Sets the most one transfer may move without a second approval", Roles(OFFICERS), set_account_limits,
           OpDoc::new("Limits").param(registry()).param(account()).body(body("Limits", json!({"transfer_limit": 1000})))),
         r(get.clone(), "/api/v1/access_policies", "get_access_policies", "controls", "The named policies of the controls", Roles(POLICY_READERS), get_access_policies,
@@ -175,11 +179,11 @@ fn build_table() -> Vec<Route> {
         r(get.clone(), "/api/v1/public/retirements", "list_public_retirements", "public", "Retirements, with the beneficiary as published and any later correction", Public, list_public_retirements,
           OpDoc::new("PublicRetirementPage").param(query("registry", Some("IND01"), "registry chain")).param(cursor()).param(limit())),
         r(get.clone(), "/api/v1/public/retirements/{registry}/{seq}", "get_public_retirement", "public", "One retirement entry, its corrections and its proof's address", Public, get_public_retirement,
-          OpDoc::new("PublicRetirement").param(registry()).param(path("seq", "1", "sequence number of the entry"))),
+          OpDoc::new("PublicRetirement").param(registry()).param(path("seq", "26", "sequence number of the entry"))),
         r(get.clone(), "/api/v1/public/checkpoints", "list_public_checkpoints", "public", "The latest signed checkpoint of every chain", Public, list_public_checkpoints,
           OpDoc::new("CheckpointList")),
         r(get.clone(), "/api/v1/public/proofs/{chain}/{seq}", "get_public_proof", "public", "Inclusion proof of an issuance or retirement entry against a signed checkpoint (any entry for auditors); check it offline with `tanso verify-proof`", Public, get_public_proof,
-          OpDoc::new("Proof").param(chain()).param(path("seq", "1", "sequence number"))),
+          OpDoc::new("Proof").param(chain()).param(path("seq", "26", "sequence number"))),
         r(get.clone(), "/api/v1/public/aef_summaries/{party}/{year}", "get_public_aef_summary", "public", "Totals of a party's AEF for a year", Public, get_public_aef_summary,
           OpDoc::new("AefSummary").param(path("party", "IND", "party")).param(path("year", "2026", "reported year"))),
         r(get.clone(), "/api/v1/public/keys", "list_public_keys", "public", "The public keys that sign checkpoints (check them against the registry's published fingerprints)", Public, list_public_keys,
@@ -467,13 +471,29 @@ fn err_reply(e: ApiError) -> Reply {
 
 /// Checks, routes to approval, or submits one command.
 fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
+    let dry_run = v.get("dry_run").and_then(Value::as_bool) == Some(true);
+    match step_inner(api, user, v, key) {
+        // Refusals before the engine still say whether the request was a dry run.
+        Step::Done(mut r) if dry_run && r.body["status"] == "rejected" => {
+            r.body["dry_run"] = json!(true);
+            Step::Done(r)
+        }
+        s => s,
+    }
+}
+
+fn step_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
     let p = match prepare(user, v, key) {
         Ok(p) => p,
         Err(e) => return Step::Done(err_reply(e)),
     };
     // A request already waiting for (or decided by) a second person answers from there.
     if let Some(ap) = lock(&api.access).approvals.get(&p.id) {
-        if ap.kind == "command" && ap.payload == p.value {
+        let mut probe = p.value.clone();
+        if ap.status != "pending" {
+            super::access::forget_personal(&mut probe);
+        }
+        if ap.kind == "command" && ap.payload == probe {
             return Step::Done(approval_reply(ap));
         }
     }
@@ -778,6 +798,7 @@ fn approve_approval(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             .ok_or_else(|| ApiError::not_found("request vanished"))?;
         x.status = "approved".into();
         x.checker = Some(checker.clone());
+        super::access::forget_personal(&mut x.payload);
         x.result = Some(result.clone());
         Ok(x.clone())
     })?;
@@ -796,6 +817,7 @@ fn reject_approval(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             .ok_or_else(|| ApiError::not_found("request vanished"))?;
         x.status = "rejected".into();
         x.checker = Some(checker.clone());
+        super::access::forget_personal(&mut x.payload);
         Ok(x.clone())
     })?;
     tracing::info!(approval = %ap.id, checker = %checker, "request rejected");
@@ -1055,8 +1077,22 @@ fn known_chain(api: &Api, chain: &ChainId) -> Result<(), ApiError> {
     }
 }
 
+/// Journal reads: administrators and auditors whose scope covers the chain.
+fn require_journal_reader(req: &Req, chain: &ChainId) -> Result<(), ApiError> {
+    let user = req.user()?;
+    if has_role(user, JOURNAL_READERS, &chain.to_string()) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{} may not read the journal of {chain}",
+            user.id
+        )))
+    }
+}
+
 fn list_entries(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let chain = parse_chain(req.param("chain"))?;
+    require_journal_reader(req, &chain)?;
     known_chain(api, &chain)?;
     let (items, next) = scan(api, &chain, cursor_seq(req)?, limit_of(req)?, |_, e, h| {
         Some(entry_json(e, h))
@@ -1077,6 +1113,7 @@ fn read_one(api: &Api, chain: &ChainId, seq_s: &str) -> Result<(Entry, [u8; 32])
 
 fn get_entry(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let chain = parse_chain(req.param("chain"))?;
+    require_journal_reader(req, &chain)?;
     let (e, h) = read_one(api, &chain, req.param("seq"))?;
     json_ok(entry_json(&e, &h))
 }
@@ -1420,21 +1457,15 @@ fn list_compliance(api: &Api, req: &Req) -> Result<Reply, ApiError> {
         ),
     };
     let chain_s = chain.to_string();
-    let wide = has_role(
-        user,
-        &[Role::RegistryAdmin, Role::RegistryOfficer, Role::Auditor],
-        "*",
-    ) || has_role(
-        user,
-        &[
-            Role::RegistryAdmin,
-            Role::RegistryOfficer,
-            Role::Auditor,
-            Role::Participant,
-        ],
-        &chain_s,
-    );
-    if !wide {
+    // Registry officers (who issue and receive certificates) and auditors read every entity;
+    // participants read the scheme they take part in.
+    let allowed = user.grants.iter().any(|g| {
+        matches!(
+            g.role,
+            Role::RegistryAdmin | Role::RegistryOfficer | Role::Auditor
+        ) || (g.role == Role::Participant && g.covers_chain(&chain_s))
+    });
+    if !allowed {
         return Err(ApiError::forbidden(format!(
             "{} may not read {chain_s}",
             user.id

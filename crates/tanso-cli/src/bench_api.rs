@@ -1,0 +1,321 @@
+//! `tanso bench api`: the HTTP API over loopback, measured from plain HTTP/1.1 keep-alive
+//! clients in other threads (real sockets, the served router, durable commits): single
+//! transfers from 16 connections, and batches of 8,000 transfers; then the PostgreSQL anchor
+//! (`../shared/bench/pg-anchor/run single 16 …`) in the same run, and the ratios. A program
+//! that prints figures; it never passes or fails on time.
+
+use crate::api::{app, bootstrap, Api, Config};
+use crate::bench::{field_f64, loadavg, parse_fields, pg_path, run_line};
+use crate::Cli;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    /// Seconds per workload (and per anchor run).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections of the single workload.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Transfers per batch request.
+    #[arg(long, default_value_t = 8000)]
+    batch: usize,
+    /// Accounts the transfers move between.
+    #[arg(long, default_value_t = 1000)]
+    accounts: u64,
+    /// The shared directory holding bench/pg-anchor.
+    #[arg(long, default_value = "../shared")]
+    shared: PathBuf,
+    /// Skip the PostgreSQL anchor.
+    #[arg(long)]
+    no_anchors: bool,
+}
+
+/// A minimal HTTP/1.1 keep-alive client: one request at a time on one connection.
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    token: String,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr, token: &str) -> Result<Client> {
+        let s = TcpStream::connect(addr).context("connect")?;
+        s.set_nodelay(true)?;
+        Ok(Client {
+            reader: BufReader::new(s.try_clone()?),
+            writer: s,
+            token: token.to_owned(),
+        })
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.token,
+            body.len()
+        );
+        self.writer.write_all(head.as_bytes())?;
+        self.writer.write_all(body)?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {line:?}"))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().context("content-length")?;
+                }
+            }
+        }
+        let mut buf = vec![0u8; length];
+        self.reader.read_exact(&mut buf)?;
+        Ok((status, buf))
+    }
+
+    fn json(&mut self, method: &str, path: &str, body: &Value) -> Result<(u16, Value)> {
+        let (s, b) = self.request(method, path, &serde_json::to_vec(body)?)?;
+        Ok((s, serde_json::from_slice(&b).unwrap_or(Value::Null)))
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn transfer(id: String, rng: &mut Rng, accounts: u64) -> Value {
+    let from = 1 + rng.next() % accounts;
+    let to = 1 + (from + rng.next() % (accounts - 1)) % accounts;
+    json!({"id": id, "chain": "IND01", "command": "transfer", "from": from, "to": to,
+           "quantity": 1 + rng.next() % 10, "unit": {"kind": "ITMO"}})
+}
+
+pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
+    if a.accounts < 2 {
+        bail!("--accounts must be at least 2");
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("tanso-bench-api-")
+        .tempdir()
+        .context("make a temporary directory")?;
+    let data = dir.path().join("data");
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&data)?;
+    let admin = bootstrap(&data, "bench-admin")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let api = Arc::new(Api::open(Config::new(&data, &keys))?);
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let server = app(Arc::clone(&api));
+    rt.spawn(async move {
+        let _ = axum::serve(listener, server).await;
+    });
+    // Set up through the API: policies, a representative, the registry, accounts, units.
+    let mut c = Client::connect(addr, &admin)?;
+    let (s, v) = c.json(
+        "PUT",
+        "/api/v1/access_policies",
+        &json!({"rate_limit_per_second": 0, "outside_trusted_list": "allow", "approve_issuance": false}),
+    )?;
+    anyhow::ensure!(s == 200, "policies: {s} {v}");
+    let (s, v) = c.json(
+        "POST",
+        "/api/v1/users",
+        &json!({"id": "bench-rep", "grants": [{"role": "account_representative", "scope": "*"}]}),
+    )?;
+    anyhow::ensure!(s == 201, "user: {s} {v}");
+    let (_, v) = c.json("POST", "/api/v1/users/bench-rep/tokens", &json!({}))?;
+    let rep = v["token"].as_str().context("token")?.to_owned();
+    let mut setup = vec![
+        json!({"id": "g1", "chain": "IND01", "command": "open_registry", "straddle_policy": "pro_rata_days_remainder_last"}),
+        json!({"id": "g2", "chain": "IND01", "command": "register_holder", "holder": 1, "kind": "company", "name": "Bench holder"}),
+    ];
+    for acc in 1..=a.accounts {
+        setup.push(json!({"id": format!("a{acc}"), "chain": "IND01", "command": "open_account", "account": acc, "holder": 1, "kind": "entity-holding"}));
+        setup.push(json!({"id": format!("i{acc}"), "chain": "IND01", "command": "issue", "account": acc, "kind": "ITMO",
+                          "period": {"start": "2026-01-01", "end": "2026-12-31"}, "quantity": 1_000_000u64}));
+    }
+    let (s, v) = c.json("POST", "/api/v1/commands/batch", &json!(setup))?;
+    let rejected = v["results"].as_array().map_or(0, |r| {
+        r.iter().filter(|x| x["status"] != "accepted").count()
+    });
+    anyhow::ensure!(
+        s == 200 && rejected == 0,
+        "setup: {s}, {rejected} rejected: {}",
+        v["results"]
+            .as_array()
+            .and_then(|r| r.iter().find(|x| x["status"] != "accepted"))
+            .cloned()
+            .unwrap_or_default()
+    );
+    println!(
+        "tanso-bench-api setup accounts={} units_per_account=1000000 address={addr}",
+        a.accounts
+    );
+    let seconds = Duration::from_secs(a.seconds);
+
+    // Single transfers from N connections.
+    let started = Instant::now();
+    let handles: Vec<_> = (0..a.connections)
+        .map(|k| {
+            let rep = rep.clone();
+            let accounts = a.accounts;
+            std::thread::spawn(move || -> Result<(u64, u64, Vec<u64>)> {
+                let mut c = Client::connect(addr, &rep)?;
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k as u64 + 1));
+                let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
+                let mut n = 0u64;
+                while started.elapsed() < seconds {
+                    n += 1;
+                    let body =
+                        serde_json::to_vec(&transfer(format!("s{k}-{n}"), &mut rng, accounts))?;
+                    let t = Instant::now();
+                    let (s, _) = c.request("POST", "/api/v1/commands", &body)?;
+                    lat.push(t.elapsed().as_micros() as u64);
+                    if s == 200 {
+                        ok += 1;
+                    } else {
+                        other += 1;
+                    }
+                }
+                Ok((ok, other, lat))
+            })
+        })
+        .collect();
+    let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
+    for h in handles {
+        let (o, x, l) = h.join().map_err(|_| anyhow::anyhow!("client panicked"))??;
+        ok += o;
+        other += x;
+        lat.extend(l);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let single_rate = ok as f64 / elapsed;
+    println!(
+        "tanso-bench-api workload=single{} transfers_per_s={single_rate:.0} accepted={ok} other={other} p50_us={} p99_us={} seconds={elapsed:.1}",
+        a.connections,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+
+    // Batches of `batch` transfers from 2 connections (one builds while the other waits).
+    let started = Instant::now();
+    let handles: Vec<_> = (0..2)
+        .map(|k| {
+            let rep = rep.clone();
+            let (accounts, size) = (a.accounts, a.batch);
+            std::thread::spawn(move || -> Result<(u64, u64, Vec<u64>)> {
+                let mut c = Client::connect(addr, &rep)?;
+                let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (k as u64 + 7));
+                let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
+                let mut b = 0u64;
+                while started.elapsed() < seconds {
+                    b += 1;
+                    let items: Vec<Value> = (0..size)
+                        .map(|i| transfer(format!("b{k}-{b}-{i}"), &mut rng, accounts))
+                        .collect();
+                    let body = serde_json::to_vec(&items)?;
+                    let t = Instant::now();
+                    let (s, resp) = c.request("POST", "/api/v1/commands/batch", &body)?;
+                    lat.push(t.elapsed().as_micros() as u64);
+                    anyhow::ensure!(s == 200, "batch answered {s}");
+                    let v: Value = serde_json::from_slice(&resp)?;
+                    for r in v["results"].as_array().into_iter().flatten() {
+                        if r["status"] == "accepted" {
+                            ok += 1;
+                        } else {
+                            other += 1;
+                        }
+                    }
+                }
+                Ok((ok, other, lat))
+            })
+        })
+        .collect();
+    let (mut bok, mut bother, mut blat) = (0u64, 0u64, Vec::new());
+    for h in handles {
+        let (o, x, l) = h.join().map_err(|_| anyhow::anyhow!("client panicked"))??;
+        bok += o;
+        bother += x;
+        blat.extend(l);
+    }
+    let belapsed = started.elapsed().as_secs_f64();
+    blat.sort_unstable();
+    let batch_rate = bok as f64 / belapsed;
+    println!(
+        "tanso-bench-api workload=batch{} transfers_per_s={batch_rate:.0} accepted={bok} other={bother} batches={} batch_p50_us={} batch_p99_us={} seconds={belapsed:.1}",
+        a.batch,
+        blat.len(),
+        percentile(&blat, 0.5),
+        percentile(&blat, 0.99)
+    );
+    drop(c);
+    rt.shutdown_timeout(Duration::from_secs(5));
+    if let Ok(api) = Arc::try_unwrap(api) {
+        let _ = api.shutdown();
+    }
+
+    if !a.no_anchors {
+        let run = a.shared.join("bench/pg-anchor/run");
+        let secs = a.seconds.to_string();
+        let mut cmd = std::process::Command::new(&run);
+        cmd.args(["single", "16", secs.as_str(), "100000"]);
+        if let Some(p) = pg_path() {
+            cmd.env("PATH", p);
+        }
+        match run_line(&mut cmd, "pg-anchor ") {
+            Ok(line) => {
+                println!("{line} run=\"single 16 {secs} 100000\"");
+                if let Some(x) = field_f64(&parse_fields(&line), "transfers_per_s") {
+                    println!(
+                        "tanso-bench-api ratio single{}_vs_pg_single16={:.2} (target >= 2) batch{}_transfers_per_s={batch_rate:.0} (target >= 500000)",
+                        a.connections,
+                        single_rate / x,
+                        a.batch
+                    );
+                }
+            }
+            Err(e) => println!("anchor pg-anchor single 16 failed: {e:#}"),
+        }
+    }
+    println!(
+        "tanso-bench-env nproc={} loadavg=\"{}\"",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    Ok(0)
+}
