@@ -118,7 +118,7 @@ fn transfer(id: String, rng: &mut Rng, accounts: u64) -> Value {
     let from = 1 + rng.next() % accounts;
     let to = 1 + (from + rng.next() % (accounts - 1)) % accounts;
     json!({"id": id, "chain": "IND01", "command": "transfer", "from": from, "to": to,
-           "quantity": 1 + rng.next() % 10, "unit": {"kind": "ITMO"}})
+           "quantity": 1 + rng.next() % 10, "unit": {"kind": "BENCH"}})
 }
 
 pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
@@ -162,10 +162,11 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
     let mut setup = vec![
         json!({"id": "g1", "chain": "IND01", "command": "open_registry", "straddle_policy": "pro_rata_days_remainder_last"}),
         json!({"id": "g2", "chain": "IND01", "command": "register_holder", "holder": 1, "kind": "company", "name": "Bench holder"}),
+        json!({"id": "g3", "chain": "IND01", "command": "define_unit_kind", "code": "BENCH", "has_project": false, "vintage_rule": "calendar_year"}),
     ];
     for acc in 1..=a.accounts {
         setup.push(json!({"id": format!("a{acc}"), "chain": "IND01", "command": "open_account", "account": acc, "holder": 1, "kind": "entity-holding"}));
-        setup.push(json!({"id": format!("i{acc}"), "chain": "IND01", "command": "issue", "account": acc, "kind": "ITMO",
+        setup.push(json!({"id": format!("i{acc}"), "chain": "IND01", "command": "issue", "account": acc, "kind": "BENCH",
                           "period": {"start": "2026-01-01", "end": "2026-12-31"}, "quantity": 1_000_000u64}));
     }
     let (s, v) = c.json("POST", "/api/v1/commands/batch", &json!(setup))?;
