@@ -623,23 +623,8 @@ fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             )
         })?),
     };
-    let reply = finish(step(api, user, v, key));
-    if reply.status.is_success() {
-        Ok(reply)
-    } else {
-        // Keep the engine's envelope (id, replayed, dry_run) as it is.
-        let codes: Vec<Code> = reply.body["codes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_u64)
-                    .map(|c| Code(c as u16))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let _ = codes;
-        Ok(reply)
-    }
+    // Failures keep the engine's envelope (id, replayed, dry_run) with their status.
+    Ok(finish(step(api, user, v, key)))
 }
 
 fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
