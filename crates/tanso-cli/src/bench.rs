@@ -699,10 +699,10 @@ impl Fixture {
 }
 
 /// splitmix64: seeded, dependency-free, good enough to pick accounts and quantities.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, stream: u64) -> Self {
+    pub(crate) fn new(seed: u64, stream: u64) -> Self {
         let mut r = Rng(seed ^ stream.wrapping_mul(0xa076_1d64_78bd_642f));
         r.next();
         r
@@ -715,12 +715,12 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in 0..n (n > 0), by multiply-high.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         let wide = u128::from(self.next()) * u128::from(n);
         u64::try_from(wide >> 64).unwrap_or(0)
     }
     /// Two distinct accounts of 1..=n (n ≥ 2), uniformly.
-    fn pair(&mut self, n: u64) -> (u64, u64) {
+    pub(crate) fn pair(&mut self, n: u64) -> (u64, u64) {
         let a = self.below(n);
         let b = (a + 1 + self.below(n - 1)) % n;
         (a + 1, b + 1)

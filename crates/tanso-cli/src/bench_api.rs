@@ -5,7 +5,7 @@
 //! that prints figures; it never passes or fails on time.
 
 use crate::api::{app, bootstrap, Api, Config};
-use crate::bench::{field_f64, loadavg, parse_fields, pg_path, run_line};
+use crate::bench::{field_f64, loadavg, parse_fields, pg_path, run_line, Rng};
 use crate::Cli;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -104,21 +104,10 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn transfer(id: String, rng: &mut Rng, accounts: u64) -> Value {
-    let from = 1 + rng.next() % accounts;
-    let to = 1 + (from + rng.next() % (accounts - 1)) % accounts;
+    let (from, to) = rng.pair(accounts);
     json!({"id": id, "chain": "IND01", "command": "transfer", "from": from, "to": to,
-           "quantity": 1 + rng.next() % 10, "unit": {"kind": "BENCH"}})
+           "quantity": 1 + rng.below(10), "unit": {"kind": "BENCH"}})
 }
 
 pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
@@ -196,7 +185,7 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
             let accounts = a.accounts;
             std::thread::spawn(move || -> Result<(u64, u64, Vec<u64>)> {
                 let mut c = Client::connect(addr, &rep)?;
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k as u64 + 1));
+                let mut rng = Rng::new(1, k as u64);
                 let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
                 let mut n = 0u64;
                 while started.elapsed() < seconds {
@@ -241,7 +230,7 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
             let (accounts, size) = (a.accounts, a.batch);
             std::thread::spawn(move || -> Result<(u64, u64, Vec<u64>)> {
                 let mut c = Client::connect(addr, &rep)?;
-                let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (k as u64 + 7));
+                let mut rng = Rng::new(2, k as u64);
                 let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
                 let mut b = 0u64;
                 while started.elapsed() < seconds {
