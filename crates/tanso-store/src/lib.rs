@@ -166,6 +166,10 @@ pub enum StoreError {
     /// Stored bytes fail their own integrity check.
     #[error("storage corrupt: {0}")]
     Corrupt(String),
+    /// Another live instance is the writer (a shared backend's leadership lock is taken):
+    /// this one may read, and try again later.
+    #[error("writer held elsewhere: {0}")]
+    WriterHeld(String),
 }
 
 impl StoreError {
