@@ -63,7 +63,7 @@ pub fn run(cli: &Cli, file: &str, batch_max: usize) -> Result<i32> {
             std::fs::File::open(file).with_context(|| format!("open {file}"))?,
         ))
     };
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     let engine = Engine::start(node, batch_max, system_clock());
     let (tx, rx) = bounded::<Pending>(100_000);
     let printer = std::thread::spawn(move || -> std::io::Result<(u64, u64)> {

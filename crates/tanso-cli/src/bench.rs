@@ -12,6 +12,7 @@
 //! SHA-256 of the command id). This module drives only the public API of `Engine` and `Node`;
 //! it must not change how they behave, and it asserts nothing about time.
 
+use crate::store::AnyStore;
 use crate::Cli;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -29,7 +30,6 @@ use tanso_core::{
 };
 use tanso_engine::{system_clock, Answer, Engine, Node, Outcome, Submission};
 use tanso_store::Store;
-use tanso_store_sqlite::SqliteStore;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
@@ -480,7 +480,7 @@ impl Measured {
 
 fn run_workload(w: &str, dir: &Path, args: &TransfersArgs) -> Result<String> {
     let seconds = Duration::from_secs(args.seconds);
-    let mut node = crate::open_node(dir)?;
+    let mut node = crate::open_node(&crate::Location::dir(dir))?;
     let fixture = Fixture::new()?;
     let (accounts, units) = match w {
         "hot16" => (HOT_ACCOUNTS, UNITS_PER_ACCOUNT),
@@ -619,7 +619,7 @@ impl Fixture {
     /// each), in durable batches; returns the issued (account, first serial, last serial).
     fn set_up(
         &self,
-        node: &mut Node<SqliteStore>,
+        node: &mut Node<AnyStore>,
         n: u64,
         units: u64,
     ) -> Result<Vec<(u64, u64, u64)>> {
@@ -730,7 +730,7 @@ impl Rng {
 // ----- engine workloads: clients that submit one transfer and wait ---------------------------
 
 fn engine_clients(
-    node: Node<SqliteStore>,
+    node: Node<AnyStore>,
     fixture: &Fixture,
     accounts: u64,
     clients: u64,
@@ -823,7 +823,7 @@ struct Audit {
 /// submissions ahead (as clients would), an audit thread counts the answers and, if given,
 /// keeps a shadow of the block partition; the calling thread only submits and times.
 fn batches(
-    node: &mut Node<SqliteStore>,
+    node: &mut Node<AnyStore>,
     fixture: &Fixture,
     plan: &Plan,
     shadow: Option<Shadow>,
@@ -931,7 +931,7 @@ fn batches(
 // ----- the blocks workload: serial blocks under many random partial transfers ---------------
 
 fn blocks(
-    node: &mut Node<SqliteStore>,
+    node: &mut Node<AnyStore>,
     fixture: &Fixture,
     args: &TransfersArgs,
     issued: &[(u64, u64, u64)],
@@ -1038,7 +1038,7 @@ fn last_tenth_rate(batch_us: &[u64]) -> String {
 }
 
 fn registry_state<'a>(
-    node: &'a Node<SqliteStore>,
+    node: &'a Node<AnyStore>,
     fixture: &Fixture,
 ) -> Result<&'a tanso_core::registry::RegistryState> {
     node.chain(&fixture.chain)

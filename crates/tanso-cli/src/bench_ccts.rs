@@ -20,6 +20,7 @@
 //! Submissions are built straight from core commands (no JSON; the content hash is the SHA-256
 //! of the command id). Only the public API of `Engine` and `Node` is used.
 
+use crate::store::AnyStore;
 use crate::Cli;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
@@ -38,7 +39,6 @@ use tanso_core::{
 };
 use tanso_engine::{system_clock, Accepted, Answer, Engine, Outcome, Submission};
 use tanso_store::Store;
-use tanso_store_sqlite::SqliteStore;
 
 #[derive(Args, Debug)]
 pub struct CctsArgs {
@@ -396,13 +396,13 @@ fn accepted(rx: &Receiver<Answer>, what: &str) -> Result<Accepted> {
     }
 }
 
-fn syncs(engine: &Engine<SqliteStore>) -> u64 {
+fn syncs(engine: &Engine<AnyStore>) -> u64 {
     engine.with_node(|n| n.store().syncs())
 }
 
 fn bench(dir: &std::path::Path, n: u64) -> Result<()> {
     let scheme = Scheme::new()?;
-    let node = crate::open_node(dir)?;
+    let node = crate::open_node(&crate::Location::dir(dir))?;
     let sync_mode = node.store().sync_mode();
     let engine = Engine::start(node, BATCH_MAX, system_clock());
 

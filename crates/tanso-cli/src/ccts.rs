@@ -5,6 +5,7 @@
 //! and the scheme credits them, citing the registry's entry) and `status`.
 
 use crate::jcm::{command_json, field_map, submit_on};
+use crate::store::AnyStore;
 use crate::{open_node, Cli};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -15,7 +16,6 @@ use tanso_core::ccts::compliance::Outcome;
 use tanso_core::ccts::{CctsEvent, CctsState};
 use tanso_core::{ChainId, Event};
 use tanso_engine::Node;
-use tanso_store_sqlite::SqliteStore;
 
 #[derive(Args, Debug)]
 pub struct CctsArgs {
@@ -43,7 +43,7 @@ pub struct CctsArgs {
 pub fn run(cli: &Cli, a: &CctsArgs) -> Result<i32> {
     match a.step.as_str() {
         "status" => {
-            let node = open_node(&cli.data)?;
+            let node = open_node(&cli.location())?;
             let Some(s) = state(&node, &a.mechanism)? else {
                 bail!("{} is not open here", a.mechanism);
             };
@@ -85,7 +85,7 @@ pub fn run(cli: &Cli, a: &CctsArgs) -> Result<i32> {
                 m,
                 a.id.as_deref(),
             )?;
-            submit_on(cli, open_node(&cli.data)?, v, a.json)
+            submit_on(cli, open_node(&cli.location())?, v, a.json)
         }
         "issue" => {
             let m = field_map(&a.fields)?;
@@ -98,7 +98,7 @@ pub fn run(cli: &Cli, a: &CctsArgs) -> Result<i32> {
                 .and_then(Value::as_u64)
                 .context("year=YYYY is required")?;
             let registry = m.get("registry").and_then(Value::as_str).unwrap_or("IND01");
-            let node = open_node(&cli.data)?;
+            let node = open_node(&cli.location())?;
             let chain = ChainId::parse(&a.mechanism).map_err(|c| anyhow::anyhow!("{c}"))?;
             let (seq, hash) = find_evaluation(&node, &chain, entity, year as u16)?
                 .with_context(|| format!("no evaluation of {entity} {year} on {chain}"))?;
@@ -129,13 +129,13 @@ pub fn run(cli: &Cli, a: &CctsArgs) -> Result<i32> {
                 m,
                 a.id.as_deref(),
             )?;
-            let node = open_node(&cli.data)?;
+            let node = open_node(&cli.location())?;
             let code = submit_on(cli, node, v.clone(), a.json)?;
             if code != 0 {
                 return Ok(code);
             }
             // Credit it on the scheme's chain, citing the registry's entry.
-            let node = open_node(&cli.data)?;
+            let node = open_node(&cli.location())?;
             let rchain = ChainId::parse(&registry).map_err(|c| anyhow::anyhow!("{c}"))?;
             let head = node.chain(&rchain).map_or(0, |c| c.seq);
             let (_, hash) = node.read_entry(&rchain, head)?.context("surrender entry")?;
@@ -157,12 +157,12 @@ pub fn run(cli: &Cli, a: &CctsArgs) -> Result<i32> {
             let m = field_map(&a.fields)?;
             let name = format!("ccts_{}", step.replace('-', "_"));
             let v = command_json(&a.mechanism, a.actor.as_deref(), &name, m, a.id.as_deref())?;
-            submit_on(cli, open_node(&cli.data)?, v, a.json)
+            submit_on(cli, open_node(&cli.location())?, v, a.json)
         }
     }
 }
 
-pub fn state(node: &Node<SqliteStore>, mechanism: &str) -> Result<Option<CctsState>> {
+pub fn state(node: &Node<AnyStore>, mechanism: &str) -> Result<Option<CctsState>> {
     let chain = ChainId::parse(mechanism).map_err(|c| anyhow::anyhow!("bad chain: {c}"))?;
     Ok(node
         .chain(&chain)
@@ -172,7 +172,7 @@ pub fn state(node: &Node<SqliteStore>, mechanism: &str) -> Result<Option<CctsSta
 
 /// The (sequence, hash) of the evaluation of an entity-year.
 pub fn find_evaluation(
-    node: &Node<SqliteStore>,
+    node: &Node<AnyStore>,
     chain: &ChainId,
     entity: &str,
     year: u16,

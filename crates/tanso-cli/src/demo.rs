@@ -6,6 +6,7 @@
 
 use crate::apply::{answer_json, submission};
 use crate::query::holdings_table;
+use crate::store::AnyStore;
 use crate::{checkpoint, open_node, Cli};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,11 +16,10 @@ use std::sync::Arc;
 use tanso_core::jcm::JcmEvent;
 use tanso_core::{AccountId, ChainId, Date, Event, Timestamp};
 use tanso_engine::{system_clock, Answer, Engine, Outcome};
-use tanso_store_sqlite::SqliteStore;
 use tanso_wire::{os_salt, parse_value};
 
 struct Demo {
-    engine: Engine<SqliteStore>,
+    engine: Engine<AnyStore>,
     next: u64,
     /// The writer's clock while the demo replays the JCM cycle's months (microseconds; 0 =
     /// the system clock). Every simulated time lies in the past, so entry times stay
@@ -78,11 +78,24 @@ fn accepted(a: &Answer) -> Option<&tanso_engine::Accepted> {
 
 pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     let data = &cli.data;
-    let non_empty = data
+    let loc = cli.location();
+    if loc.is_postgres() {
+        // The service role cannot wipe a journal (that is the point); start on an empty schema.
+        let store = crate::open_store(&loc)?;
+        if !tanso_store::Store::heads(&store)?.is_empty() {
+            eprintln!(
+                "demo: refusing to run: {} already holds a journal. Migrate a new schema                  (tanso migrate --db URL --db-schema NAME) and pass --db-schema NAME.",
+                loc.describe()
+            );
+            return Ok(1);
+        }
+        std::fs::create_dir_all(data).with_context(|| format!("create {}", data.display()))?;
+        println!("demo: starting in empty {}", loc.describe());
+    } else if data
         .read_dir()
         .map(|mut d| d.next().is_some())
-        .unwrap_or(false);
-    if non_empty {
+        .unwrap_or(false)
+    {
         if !fresh {
             eprintln!(
                 "demo: refusing to run: {} is not empty (it may hold a registry). \
@@ -96,7 +109,7 @@ pub fn run(cli: &Cli, fresh: bool) -> Result<i32> {
     } else {
         println!("demo: starting in empty {}", data.display());
     }
-    let node = open_node(data)?;
+    let node = open_node(&loc)?;
     let clock = Arc::new(AtomicI64::new(at("2025-09-01")?));
     let sim = clock.clone();
     let system = system_clock();
@@ -788,7 +801,7 @@ fn article6(d: &mut Demo, data: &std::path::Path) -> Result<()> {
 }
 
 /// Both parties' AEF workbooks for 2026, after the consistency checks, and their charts.
-fn reports(node: &tanso_engine::Node<SqliteStore>, data: &std::path::Path) -> Result<()> {
+fn reports(node: &tanso_engine::Node<AnyStore>, data: &std::path::Path) -> Result<()> {
     use crate::report;
     println!("\n14. Article 6.2 reports: consistency checks, AEF workbooks and charts");
     let all = report::collect(node)?;

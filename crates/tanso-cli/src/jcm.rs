@@ -8,6 +8,7 @@
 //! twice returns the first answer instead of doing it twice.
 
 use crate::apply::{answer_json, submission};
+use crate::store::AnyStore;
 use crate::{checkpoint, open_node, Cli};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -20,7 +21,6 @@ use tanso_core::jcm::methodology::{self, ParamStage};
 use tanso_core::jcm::{DecisionOutcome, JcmEvent, JcmState};
 use tanso_core::{ChainId, Event};
 use tanso_engine::{system_clock, Engine, Node, Outcome};
-use tanso_store_sqlite::SqliteStore;
 use tanso_wire::{content_hash, os_salt, parse_value};
 
 #[derive(Args, Debug)]
@@ -102,11 +102,11 @@ pub(crate) fn command_json(
 
 /// Submits one command, prints its answer, signs checkpoints; exit 0 if accepted.
 fn submit_one(cli: &Cli, v: Value, full: bool) -> Result<i32> {
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     submit_on(cli, node, v, full)
 }
 
-pub(crate) fn submit_on(cli: &Cli, node: Node<SqliteStore>, v: Value, full: bool) -> Result<i32> {
+pub(crate) fn submit_on(cli: &Cli, node: Node<AnyStore>, v: Value, full: bool) -> Result<i32> {
     let engine = Engine::start(node, 1, system_clock());
     let p = match parse_value(&v, &mut os_salt) {
         Ok(p) => p,
@@ -159,7 +159,7 @@ fn issue(cli: &Cli, a: &JcmArgs) -> Result<i32> {
         .get("decision")
         .and_then(Value::as_str)
         .context("decision=ID is required")?;
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     let chain = ChainId::parse(&a.mechanism).map_err(|c| anyhow::anyhow!("bad chain: {c}"))?;
     let (seq, hash) = find_notification(&node, &chain, decision)?
         .with_context(|| format!("no notification of decision {decision} on {chain}"))?;
@@ -180,7 +180,7 @@ fn issue(cli: &Cli, a: &JcmArgs) -> Result<i32> {
 
 /// The (sequence, entry hash) of the notification of `decision` on a mechanism chain.
 pub fn find_notification(
-    node: &Node<SqliteStore>,
+    node: &Node<AnyStore>,
     chain: &ChainId,
     decision: &str,
 ) -> Result<Option<(u64, [u8; 32])>> {
@@ -193,7 +193,7 @@ pub fn find_notification(
 
 /// The (sequence, entry hash) of the latest entry of `chain` with an event matching `pred`.
 pub fn find_entry(
-    node: &Node<SqliteStore>,
+    node: &Node<AnyStore>,
     chain: &ChainId,
     pred: impl Fn(&Event) -> bool,
 ) -> Result<Option<(u64, [u8; 32])>> {
@@ -392,7 +392,7 @@ fn compute(m: &Map<String, Value>) -> Result<i32> {
 }
 
 fn status(cli: &Cli, a: &JcmArgs) -> Result<i32> {
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     let chain = ChainId::parse(&a.mechanism).map_err(|c| anyhow::anyhow!("bad chain: {c}"))?;
     let Some(state) = node
         .chain(&chain)

@@ -16,14 +16,17 @@ pub mod keys;
 pub mod link;
 pub mod query;
 pub mod report;
+pub mod store;
 
+use crate::store::AnyStore;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+pub use store::Location;
 use tanso_engine::keys::{generate_signing_key, load_signing_key, save_signing_key, TrustedKeys};
 use tanso_engine::{Node, NodeConfig};
-use tanso_store_sqlite::SqliteStore;
+use tanso_store::{Store, StoreError};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,8 +42,36 @@ pub struct Cli {
     /// data directory.
     #[arg(long, global = true, default_value = "./tanso-keys")]
     pub keys: PathBuf,
+    /// PostgreSQL instead of the embedded store: a connection URL as the service role
+    /// (`postgres://tanso_service@host/db`); `tanso migrate --db URL` (as the owner) first.
+    /// Side files (documents, access.json) stay in --data.
+    #[arg(long, global = true)]
+    pub db: Option<String>,
+    /// PostgreSQL schema holding Tanso's tables.
+    #[arg(long, global = true, default_value = tanso_store_postgres::DEFAULT_SCHEMA)]
+    pub db_schema: String,
+    /// Leadership lease on PostgreSQL, in milliseconds: a writer that stops answering for this
+    /// long loses the writer lock to another instance.
+    #[arg(long, global = true, default_value_t = 5000)]
+    pub db_lease_ms: u64,
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+impl Cli {
+    /// Where this command's journal lives: `--db` if given, else `--data`.
+    pub fn location(&self) -> Location {
+        match &self.db {
+            Some(url) => Location::Postgres {
+                url: url.clone(),
+                options: tanso_store_postgres::PgOptions {
+                    schema: self.db_schema.clone(),
+                    lease: std::time::Duration::from_millis(self.db_lease_ms.max(100)),
+                },
+            },
+            None => Location::dir(&self.data),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -115,6 +146,14 @@ pub enum Cmd {
     Report {
         #[command(subcommand)]
         what: report::ReportCmd,
+    },
+    /// Creates or upgrades the PostgreSQL schema of --db (connect as the owner role, not the
+    /// service role), and grants the service role SELECT and INSERT on the journal tables,
+    /// nothing more (creating the role if missing).
+    Migrate {
+        /// The role the service connects as.
+        #[arg(long, default_value = tanso_store_postgres::DEFAULT_SERVICE_ROLE)]
+        service_role: String,
     },
     /// The link between registries.
     Link {
@@ -238,7 +277,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             json,
         } => query::history(&cli, *serial, issuing, *json),
         Cmd::Checkpoint => {
-            let mut node = open_node(&cli.data)?;
+            let mut node = open_node(&cli.location())?;
             let n = checkpoint(&mut node, &cli.keys)?;
             println!("signed {n} checkpoint(s)");
             Ok(0)
@@ -258,8 +297,26 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => {
             init_logs(log);
             let mut config = api::Config::new(&cli.data, &cli.keys);
+            config.location = cli.location();
             config.body_limit_bytes = *body_limit;
             api::serve(config, listen)
+        }
+        Cmd::Migrate { service_role } => {
+            let Some(url) = &cli.db else {
+                eprintln!("migrate: --db postgres://OWNER@HOST/DB is required (the embedded store needs no migration)");
+                return Ok(2);
+            };
+            let done = tanso_store_postgres::migrate(url, &cli.db_schema, service_role)
+                .with_context(|| format!("migrate {}", cli.location().describe()))?;
+            println!(
+                "migrate: schema {} at version {} (was {}); service role {}{}",
+                done.schema,
+                done.to_version,
+                done.from_version,
+                done.service_role,
+                if done.role_created { " (created)" } else { "" }
+            );
+            Ok(0)
         }
         Cmd::Admin {
             what: AdminCmd::Bootstrap { user },
@@ -294,14 +351,27 @@ fn init_logs(level: &str) {
         .try_init();
 }
 
-pub fn open_store(data: &Path) -> Result<SqliteStore> {
-    SqliteStore::open(data).with_context(|| format!("open store {}", data.display()))
+pub fn open_store(at: &Location) -> Result<AnyStore> {
+    at.open()
+        .with_context(|| format!("open store {}", at.describe()))
 }
 
-pub fn open_node(data: &Path) -> Result<Node<SqliteStore>> {
-    let store = open_store(data)?;
+/// Opens the node as the writer; on a shared store whose writer is another live instance,
+/// as a reader (reads work, commands are refused as fenced).
+pub fn open_node(at: &Location) -> Result<Node<AnyStore>> {
+    let mut store = open_store(at)?;
+    match store.acquire_writer() {
+        Ok(_) => {}
+        Err(StoreError::WriterHeld(why)) => {
+            tracing::info!("{why}; opening as a reader");
+            return Node::open_reader(store, NodeConfig::default())
+                .with_context(|| format!("open journal in {}", at.describe()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {}", at.describe())),
+    }
+    // acquire_writer again inside open: the lock is already ours, the epoch moves once more.
     Node::open(store, NodeConfig::default())
-        .with_context(|| format!("open journal in {}", data.display()))
+        .with_context(|| format!("open journal in {}", at.describe()))
 }
 
 pub fn signing_key_path(keys: &Path) -> PathBuf {
@@ -328,7 +398,7 @@ pub fn signing_key(keys: &Path) -> Result<ed25519_dalek::SigningKey> {
 }
 
 /// Signs checkpoints for grown chains; returns how many.
-pub fn checkpoint(node: &mut Node<SqliteStore>, keys: &Path) -> Result<usize> {
+pub fn checkpoint(node: &mut Node<AnyStore>, keys: &Path) -> Result<usize> {
     let key = signing_key(keys)?;
     let now = (tanso_engine::system_clock())();
     Ok(node

@@ -3,6 +3,7 @@
 //! one process over the in-process transport (the network link comes later; the state
 //! machines will not change).
 
+use crate::store::AnyStore;
 use crate::{open_node, Cli};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -14,7 +15,6 @@ use tanso_core::link::{TransferStatus, Verdict};
 use tanso_core::*;
 use tanso_engine::link::{Faults, LinkDriver, LinkPolicy, LossyNet, Received, Transport};
 use tanso_engine::{system_clock, Node, Outcome, Submission};
-use tanso_store_sqlite::SqliteStore;
 
 #[derive(Args, Debug)]
 pub struct LinkRunArgs {
@@ -42,7 +42,7 @@ pub struct LinkRunArgs {
 }
 
 struct Party {
-    node: Node<SqliteStore>,
+    node: Node<AnyStore>,
     driver: LinkDriver,
 }
 
@@ -54,7 +54,7 @@ pub struct PumpStats {
     pub settled: bool,
 }
 
-fn hosts(node: &Node<SqliteStore>, r: RegistryId) -> bool {
+fn hosts(node: &Node<AnyStore>, r: RegistryId) -> bool {
     node.chain(&ChainId::Registry(r))
         .and_then(|c| c.state.registry())
         .is_some()
@@ -62,7 +62,7 @@ fn hosts(node: &Node<SqliteStore>, r: RegistryId) -> bool {
 
 /// Nothing left to do on the link: every outbound transfer decided and acknowledged, no
 /// inbound transfer in doubt.
-fn quiet(node: &Node<SqliteStore>) -> bool {
+fn quiet(node: &Node<AnyStore>) -> bool {
     node.chains().filter_map(|c| c.state.registry()).all(|r| {
         r.link()
             .outbound
@@ -124,7 +124,7 @@ fn pump(
 }
 
 /// Runs the link inside one node (both registries hosted here) until every transfer settles.
-pub fn settle_local(node: Node<SqliteStore>) -> Result<(Node<SqliteStore>, PumpStats)> {
+pub fn settle_local(node: Node<AnyStore>) -> Result<(Node<AnyStore>, PumpStats)> {
     let mut parties = vec![Party {
         node,
         driver: LinkDriver::new(LinkPolicy::default(), 1),
@@ -145,12 +145,12 @@ pub fn run_link(cli: &Cli, a: &LinkRunArgs) -> Result<i32> {
         ..LinkPolicy::default()
     };
     let mut parties = vec![Party {
-        node: open_node(&cli.data)?,
+        node: open_node(&cli.location())?,
         driver: LinkDriver::new(policy, a.seed),
     }];
     if let Some(peer) = &a.peer {
         parties.push(Party {
-            node: open_node(peer)?,
+            node: open_node(&crate::Location::dir(peer))?,
             driver: LinkDriver::new(policy, a.seed ^ 0x5eed),
         });
     }
@@ -256,7 +256,7 @@ pub fn transfer_out(cli: &Cli, a: &TransferOutArgs) -> Result<i32> {
     let id =
         a.id.clone()
             .unwrap_or_else(|| format!("transfer-out-{}", now.0));
-    let mut node = open_node(&cli.data)?;
+    let mut node = open_node(&cli.location())?;
     let sub = Submission {
         id: CommandId::parse(&id).map_err(|c| anyhow::anyhow!("id: {c}"))?,
         chain: ChainId::Registry(registry),
@@ -311,7 +311,7 @@ pub struct TransfersArgs {
 
 /// Every cross-registry transfer of the node (or of one registry), outbound and inbound.
 pub fn transfer_rows(
-    node: &Node<SqliteStore>,
+    node: &Node<AnyStore>,
     registry: Option<RegistryId>,
 ) -> Vec<serde_json::Value> {
     let mut rows = Vec::new();
@@ -362,7 +362,7 @@ pub fn transfers(cli: &Cli, a: &TransfersArgs) -> Result<i32> {
                 .with_context(|| format!("unknown status {s:?}"))?,
         ),
     };
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     let mut rows = transfer_rows(&node, None);
     rows.retain(|r| want.is_none_or(|w| r["status"] == w.code()));
     if a.json {

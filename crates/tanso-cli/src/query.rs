@@ -19,7 +19,7 @@ pub fn verify(cli: &Cli, trust: Option<&std::path::Path>) -> Result<i32> {
         .unwrap_or_else(|| trusted_keys_path(&cli.keys));
     let trusted = TrustedKeys::load(&trust_path)
         .with_context(|| format!("load trusted keys {}", trust_path.display()))?;
-    let store = open_store(&cli.data)?;
+    let store = open_store(&cli.location())?;
     match verify_store(&store, &trusted) {
         Ok(reports) => {
             if reports.is_empty() {
@@ -62,7 +62,7 @@ fn pick_registry(node_chains: &[ChainId], given: Option<&str>) -> Result<ChainId
 }
 
 pub fn holdings(cli: &Cli, account: u64, registry: Option<&str>, json_out: bool) -> Result<i32> {
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     let chains: Vec<ChainId> = node.chains().map(|c| c.id.clone()).collect();
     let chain = pick_registry(&chains, registry)?;
     let Some(state) = node.chain(&chain).and_then(|c| c.state.registry()) else {
@@ -220,7 +220,7 @@ pub fn history_of(
 pub fn history(cli: &Cli, serial: u64, issuing: &str, json_out: bool) -> Result<i32> {
     let issuing = RegistryId::parse(issuing)
         .map_err(|c| anyhow::anyhow!("issuing registry {issuing:?} is malformed ({c})"))?;
-    let store = open_store(&cli.data)?;
+    let store = open_store(&cli.location())?;
     let mut index = HistoryIndex::open(&cli.data)?;
     catch_up_history(&store, &mut index)?;
     let found = history_of(&store, &index, issuing, serial)?;
@@ -291,7 +291,7 @@ pub fn personal(cli: &Cli, what: &crate::PersonalCmd) -> Result<i32> {
         v.try_into()
             .map_err(|_| anyhow::anyhow!("--ref is 64 hex digits"))
     };
-    let mut store = open_store(&cli.data)?;
+    let mut store = open_store(&cli.location())?;
     match what {
         crate::PersonalCmd::Show { reference } => {
             let r = parse(reference)?;

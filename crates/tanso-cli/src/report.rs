@@ -3,6 +3,7 @@
 //! authority chain gives its authorizations, NDC and time zone. The consistency checks run
 //! before every export, and an export with failing checks is refused.
 
+use crate::store::AnyStore;
 use crate::{open_node, Cli};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -18,7 +19,6 @@ use tanso_core::registry::RegistryState;
 use tanso_core::*;
 use tanso_engine::{system_clock, Node};
 use tanso_report as aef;
-use tanso_store_sqlite::SqliteStore;
 
 #[derive(Subcommand, Debug)]
 pub enum ReportCmd {
@@ -61,7 +61,7 @@ pub struct ChartArgs {
 }
 
 pub fn run(cli: &Cli, what: &ReportCmd) -> Result<i32> {
-    let node = open_node(&cli.data)?;
+    let node = open_node(&cli.location())?;
     match what {
         ReportCmd::Aef(a) => {
             let party = parse_party(&a.py.party)?;
@@ -169,7 +169,7 @@ fn touches_itmos(events: &[Event]) -> bool {
 }
 
 /// Replays every registry chain, projecting action records and year-end holdings.
-pub fn collect(node: &Node<SqliteStore>) -> Result<Data> {
+pub fn collect(node: &Node<AnyStore>) -> Result<Data> {
     let mut parties = BTreeMap::new();
     for c in node.chains() {
         if let (ChainId::PartyAuthority(p), Some(d)) = (&c.id, c.state.decisions()) {

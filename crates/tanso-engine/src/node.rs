@@ -209,12 +209,111 @@ impl<S: Store> Node<S> {
     /// (checking hashes and links as it reads), and rebuilds the idempotency index.
     pub fn open(mut store: S, config: NodeConfig) -> Result<Self, NodeError> {
         let epoch = store.acquire_writer()?;
-        let secret = match store.meta_get("node_secret")? {
+        Node::load(store, config, epoch, true)
+    }
+
+    /// Opens the node as a reader of a shared store whose writer is another instance: replays
+    /// every chain as `open` does, serves reads, refuses every command (as fenced) until
+    /// `promote`. `catch_up` reads what the writer appended since.
+    pub fn open_reader(store: S, config: NodeConfig) -> Result<Self, NodeError> {
+        let epoch = store.writer_epoch()?;
+        let mut node = Node::load(store, config, epoch, false)?;
+        node.fenced = true;
+        Ok(node)
+    }
+
+    /// Whether this node is the writer (not a reader, not fenced, not poisoned).
+    pub fn is_writer(&self) -> bool {
+        !self.fenced && !self.poisoned
+    }
+
+    /// Becomes the writer of a node opened as a reader (or fenced): takes the store's writer
+    /// role (fencing the old writer), then replays what was appended since the last catch-up
+    /// and rebuilds the rejection index, before it accepts any command.
+    pub fn promote(&mut self) -> Result<u64, NodeError> {
+        let epoch = self.store.acquire_writer()?;
+        self.epoch = epoch;
+        if let Some(secret) = self.store.meta_get("node_secret")? {
+            if secret.len() == 32 {
+                let mut s = [0u8; 32];
+                s.copy_from_slice(&secret);
+                self.hmac = Hmac::new(&s);
+            }
+        } else {
+            let s = Node::<S>::secret(&mut self.store, true)?;
+            self.hmac = Hmac::new(&s);
+        }
+        self.catch_up()?;
+        let mut rejected = FpSet::default();
+        self.store.scan_rejections(&mut |r| {
+            if let Ok(id) = CommandId::parse(&r.command_id) {
+                rejected.insert(fingerprint(&id));
+            }
+        })?;
+        self.rejected = rejected;
+        self.fenced = false;
+        self.poisoned = false;
+        Ok(epoch)
+    }
+
+    /// Applies every entry the store holds beyond this node's heads (a reader following the
+    /// writer); returns how many. Each entry is checked as on open.
+    pub fn catch_up(&mut self) -> Result<usize, NodeError> {
+        let mut applied = 0;
+        for head in self.store.heads()? {
+            let id = ChainId::parse(&head.chain)
+                .map_err(|_| ChainFault::new(&head.chain, 0, "chain name is not a chain id"))?;
+            let Some(&ix) = self.chain_ix.get(&id) else {
+                let mut ids = Vec::new();
+                let rt = load_chain(&self.store, &head.chain, |entry, _| {
+                    ids.push((fingerprint(&entry.command_id), entry.seq));
+                    Ok(())
+                })?;
+                applied += rt.seq as usize;
+                let ix = self.add_chain(rt);
+                for (fp, seq) in ids {
+                    self.index_accepted(fp, Loc(ix, seq));
+                }
+                continue;
+            };
+            let from = self.chains[ix as usize].seq + 1;
+            if head.seq < from {
+                continue;
+            }
+            for run in self.store.read_runs(&head.chain, from)? {
+                let raws = split_run(&run.body)
+                    .map_err(|e| ChainFault::new(&head.chain, run.first_seq, e.to_string()))?;
+                for (k, raw) in raws.into_iter().enumerate() {
+                    let seq = run.first_seq + k as u64;
+                    if seq < from {
+                        continue;
+                    }
+                    let entry = self.chains[ix as usize].apply_stored(raw.body, raw.stored_hash)?;
+                    self.index_accepted(fingerprint(&entry.command_id), Loc(ix, seq));
+                    applied += 1;
+                }
+            }
+            let checkpointed = self
+                .store
+                .checkpoints(&head.chain)?
+                .last()
+                .map_or(0, |c| c.seq);
+            let rt = &mut self.chains[ix as usize];
+            rt.checkpointed_seq = checkpointed.min(rt.seq);
+        }
+        Ok(applied)
+    }
+
+    /// The node secret: stored, or (when `create`) made and stored; all zero for a reader of
+    /// a store no writer has opened yet (`promote` reads it again).
+    fn secret(store: &mut S, create: bool) -> Result<[u8; 32], NodeError> {
+        Ok(match store.meta_get("node_secret")? {
             Some(v) if v.len() == 32 => {
                 let mut s = [0u8; 32];
                 s.copy_from_slice(&v);
                 s
             }
+            _ if !create => [0u8; 32],
             _ => {
                 let mut s = [0u8; 32];
                 getrandom::getrandom(&mut s).map_err(|e| {
@@ -223,7 +322,11 @@ impl<S: Store> Node<S> {
                 store.meta_set("node_secret", &s)?;
                 s
             }
-        };
+        })
+    }
+
+    fn load(mut store: S, config: NodeConfig, epoch: u64, writer: bool) -> Result<Self, NodeError> {
+        let secret = Node::<S>::secret(&mut store, writer)?;
         let mut node = Node {
             run_cache: std::cell::RefCell::new(None),
             store,

@@ -390,14 +390,18 @@ impl PgStore {
         };
         match version {
             Some(SCHEMA_VERSION) => {}
-            Some(v) => return Err(StoreError::Io(format!(
+            Some(v) => {
+                return Err(StoreError::Io(format!(
                 "schema {} is at version {v}, this build needs {SCHEMA_VERSION}: run tanso migrate",
                 options.schema
-            ))),
-            None => return Err(StoreError::Io(format!(
+            )))
+            }
+            None => {
+                return Err(StoreError::Io(format!(
                 "schema {} has no Tanso tables: run `tanso migrate --db …` as the owner role first",
                 options.schema
-            ))),
+            )))
+            }
         }
         let sync_setting: String = client
             .query_one("SHOW synchronous_commit", &[])

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod perms;
 pub mod routes;
 
+use crate::store::AnyStore;
 use crate::{open_node, signing_key, trusted_keys_path};
 use access::{Access, Role, User};
 use anyhow::{Context, Result};
@@ -33,13 +34,14 @@ use tanso_core::{Code, Rejection, Timestamp};
 use tanso_engine::keys::TrustedKeys;
 use tanso_engine::{system_clock, Engine, Node};
 use tanso_store_sqlite::history::HistoryIndex;
-use tanso_store_sqlite::SqliteStore;
 use tanso_wire::out::rejection_json;
 
 /// How the server is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub data: PathBuf,
+    /// Where the journal lives (`--data` or `--db`).
+    pub location: crate::Location,
     pub keys: PathBuf,
     /// Largest request body, bytes (413 above).
     pub body_limit_bytes: usize,
@@ -53,6 +55,7 @@ impl Config {
     pub fn new(data: &Path, keys: &Path) -> Self {
         Config {
             data: data.to_path_buf(),
+            location: crate::Location::dir(data),
             keys: keys.to_path_buf(),
             body_limit_bytes: 8 << 20,
             batch_commands_max: 10_000,
@@ -69,7 +72,7 @@ struct Bucket {
 
 /// The server's state, shared by every request.
 pub struct Api {
-    pub engine: Engine<SqliteStore>,
+    pub engine: Engine<AnyStore>,
     pub access: Mutex<Access>,
     pub config: Config,
     pub key: SigningKey,
@@ -90,11 +93,11 @@ impl Api {
     /// Opens the data directory: replays the journal, loads the access file, the signing key
     /// and the trusted keys, and starts the writer thread.
     pub fn open(config: Config) -> Result<Api> {
-        let node = open_node(&config.data)?;
+        let node = open_node(&config.location)?;
         Self::with_node(node, config)
     }
 
-    pub fn with_node(node: Node<SqliteStore>, config: Config) -> Result<Api> {
+    pub fn with_node(node: Node<AnyStore>, config: Config) -> Result<Api> {
         let key = signing_key(&config.keys)?;
         let trusted_path = trusted_keys_path(&config.keys);
         let trusted = TrustedKeys::load(&trusted_path)
@@ -162,7 +165,7 @@ impl Api {
 
     /// Stops the writer after the work it has acknowledged, signs the last checkpoints, and
     /// gives the node back.
-    pub fn shutdown(self) -> Option<Node<SqliteStore>> {
+    pub fn shutdown(self) -> Option<Node<AnyStore>> {
         let mut node = self.engine.shutdown()?;
         if !node.is_poisoned() {
             let now = (system_clock())();

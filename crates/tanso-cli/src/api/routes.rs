@@ -8,6 +8,7 @@ use super::openapi::{body, path, query, OpDoc};
 use super::perms::{has_role, judge, may_approve, may_read_account, Verdict};
 use super::{json_ok, lock, page, Api, ApiError, Gate, Reply, Req, Route};
 use crate::apply::{answer_json, submission};
+use crate::store::AnyStore;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -17,7 +18,6 @@ use tanso_core::*;
 use tanso_engine::proof::{build, entry_bytes, entry_hashes, InclusionProof};
 use tanso_engine::{Answer, Node, Outcome};
 use tanso_store::Store;
-use tanso_store_sqlite::SqliteStore;
 use tanso_wire::out::{event_json, rejection_json};
 use tanso_wire::{os_salt, parse_value};
 
@@ -1015,7 +1015,7 @@ fn scan(
     chain: &ChainId,
     from: u64,
     limit: u64,
-    mut visit: impl FnMut(&Node<SqliteStore>, &Entry, &[u8; 32]) -> Option<Value>,
+    mut visit: impl FnMut(&Node<AnyStore>, &Entry, &[u8; 32]) -> Option<Value>,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
     let name = chain.to_string();
     api.engine.with_node(|n| {
@@ -1605,7 +1605,7 @@ fn corrections_of(api: &Api, chain: &ChainId, seq: u64) -> Result<Vec<u64>, ApiE
     Ok(items.iter().filter_map(Value::as_u64).collect())
 }
 
-fn public_retirement(n: &Node<SqliteStore>, e: &Entry) -> Option<Value> {
+fn public_retirement(n: &Node<AnyStore>, e: &Entry) -> Option<Value> {
     let rs: Vec<Value> = e
         .events
         .iter()
@@ -1743,7 +1743,7 @@ fn get_public_proof(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let seq = entry.seq;
     let proof = api.engine.with_node(|n| {
         // The latest checkpoint, signed now if none covers the entry yet.
-        let latest = |n: &Node<SqliteStore>| {
+        let latest = |n: &Node<AnyStore>| {
             n.store().checkpoints(&name).map(|cps| {
                 cps.into_iter()
                     .max_by_key(|c| c.seq)
