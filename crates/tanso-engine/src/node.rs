@@ -222,6 +222,13 @@ impl<S: Store> Node<S> {
         Ok(node)
     }
 
+    /// Stops writing (the shared store's writer lock was lost): the node becomes a reader
+    /// until `promote`. Memory matches the store, since no commit is in flight while the
+    /// caller holds the node.
+    pub fn step_down(&mut self) {
+        self.fenced = true;
+    }
+
     /// Whether this node is the writer (not a reader, not fenced, not poisoned).
     pub fn is_writer(&self) -> bool {
         !self.fenced && !self.poisoned
@@ -231,6 +238,10 @@ impl<S: Store> Node<S> {
     /// role (fencing the old writer), then replays what was appended since the last catch-up
     /// and rebuilds the rejection index, before it accepts any command.
     pub fn promote(&mut self) -> Result<u64, NodeError> {
+        if self.poisoned {
+            // A failed commit may have left memory ahead of the store: reopen instead.
+            return Err(NodeError::Poisoned);
+        }
         let epoch = self.store.acquire_writer()?;
         self.epoch = epoch;
         if let Some(secret) = self.store.meta_get("node_secret")? {

@@ -344,6 +344,8 @@ pub struct PgStore {
     url: String,
     options: PgOptions,
     leadership: Option<Leadership>,
+    /// The lock connection of a reader whose last try failed, kept for the next try.
+    spare_lock: Option<Client>,
     poisoned: Option<String>,
     syncs: u64,
     sync_setting: String,
@@ -412,6 +414,7 @@ impl PgStore {
             url: url.to_string(),
             options: options.clone(),
             leadership: None,
+            spare_lock: None,
             poisoned: None,
             syncs: 0,
             sync_setting,
@@ -452,10 +455,16 @@ impl PgStore {
             return Ok(true);
         }
         self.leadership = None;
-        let mut lock = connect(&self.url)?;
         let lease_ms = self.options.lease.as_millis().max(100);
-        lock.batch_execute(&format!("SET idle_session_timeout = {lease_ms}"))
-            .map_err(pg_error("set the lease"))?;
+        let mut lock = match self.spare_lock.take().filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => {
+                let mut c = connect(&self.url)?;
+                c.batch_execute(&format!("SET idle_session_timeout = {lease_ms}"))
+                    .map_err(pg_error("set the lease"))?;
+                c
+            }
+        };
         let got: bool = lock
             .query_one(
                 "SELECT pg_try_advisory_lock($1)",
@@ -464,6 +473,7 @@ impl PgStore {
             .map_err(pg_error("take the writer lock"))?
             .get(0);
         if !got {
+            self.spare_lock = Some(lock);
             return Ok(false);
         }
         let (stop, stopped) = mpsc::channel::<()>();

@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tanso_core::{Code, Rejection, Timestamp};
 use tanso_engine::keys::TrustedKeys;
-use tanso_engine::{system_clock, Engine, Node};
+use tanso_engine::{system_clock, Engine, Node, NodeConfig, NodeError};
+use tanso_store::StoreError;
 use tanso_store_sqlite::history::HistoryIndex;
 use tanso_wire::out::rejection_json;
 
@@ -167,7 +168,7 @@ impl Api {
     /// gives the node back.
     pub fn shutdown(self) -> Option<Node<AnyStore>> {
         let mut node = self.engine.shutdown()?;
-        if !node.is_poisoned() {
+        if node.is_writer() {
             let now = (system_clock())();
             if let Err(e) = node.checkpoint(&self.key, now) {
                 tracing::error!(error = %e, "sign the last checkpoints");
@@ -618,7 +619,7 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
                 let _ = tokio::task::spawn_blocking(move || {
                     let now = a.now();
                     a.engine.with_node(|n| {
-                        if !n.is_poisoned() {
+                        if n.is_writer() {
                             if let Err(e) = n.checkpoint(&a.key, now) {
                                 tracing::error!(error = %e, "sign checkpoints");
                             }
@@ -628,6 +629,22 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
                 .await;
             }
         });
+        // On a shared store: follow the writer while another instance holds the lock, take
+        // over when it goes, and step down when the lock is lost.
+        if api.config.location.is_postgres() {
+            let follower = Arc::clone(&api);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+                loop {
+                    tick.tick().await;
+                    let a = Arc::clone(&follower);
+                    let _ = tokio::task::spawn_blocking(move || {
+                        a.engine.with_node(|n| follow(n, &a.config.location))
+                    })
+                    .await;
+                }
+            });
+        }
         axum::serve(
             listener,
             app(Arc::clone(&api)).into_make_service_with_connect_info::<SocketAddr>(),
@@ -641,6 +658,42 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
     let node = api.shutdown();
     tracing::info!(clean = node.is_some(), "stopped");
     result.map(|()| 0)
+}
+
+/// One step of an instance on a shared store: a writer that lost the lock steps down; a
+/// reader tries to become the writer (which replays first) and otherwise catches up, so that
+/// its reads follow the writer; a node whose commit failed is reopened from the store.
+fn follow(n: &mut Node<AnyStore>, location: &crate::Location) {
+    let holds_lock = n.store().as_postgres().is_none_or(|p| p.is_leader());
+    if n.is_writer() {
+        if holds_lock {
+            return;
+        }
+        tracing::warn!("lost the writer lock; stepping down to reader");
+        n.step_down();
+    }
+    if n.is_poisoned() {
+        match location
+            .open()
+            .map_err(anyhow::Error::from)
+            .and_then(|s| Ok(Node::open_reader(s, NodeConfig::default())?))
+        {
+            Ok(fresh) => *n = fresh,
+            Err(e) => {
+                tracing::error!(error = %e, "reopen the store after a failed commit");
+                return;
+            }
+        }
+    }
+    match n.promote() {
+        Ok(epoch) => tracing::info!(epoch, "became the writer"),
+        Err(NodeError::Store(StoreError::WriterHeld(_))) => {
+            if let Err(e) = n.catch_up() {
+                tracing::error!(error = %e, "follow the writer");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "take over as the writer"),
+    }
 }
 
 async fn shutdown_signal() {
