@@ -44,7 +44,7 @@ impl Location {
         match self {
             Location::Dir(p) => SqliteStore::open(p).map(AnyStore::Sqlite),
             Location::Postgres { url, options } => {
-                PgStore::open_with(url, options).map(AnyStore::Postgres)
+                PgStore::open_with(url, options).map(|s| AnyStore::Postgres(Box::new(s)))
             }
         }
     }
@@ -54,7 +54,7 @@ impl Location {
 #[derive(Debug)]
 pub enum AnyStore {
     Sqlite(SqliteStore),
-    Postgres(PgStore),
+    Postgres(Box<PgStore>),
 }
 
 impl AnyStore {
