@@ -86,6 +86,10 @@ pub struct TransfersArgs {
     /// under valgrind or perf). Peak RSS is then the process's, across workloads.
     #[arg(long)]
     in_process: bool,
+    /// With --db: the owner role's URL, to migrate (and drop) one throw-away schema per
+    /// workload (default: the --db URL itself, which must then be allowed to create schemas).
+    #[arg(long)]
+    db_owner: Option<String>,
 }
 
 const WORKLOADS: [&str; 5] = ["single", "clients16", "hot16", "batch8000", "blocks"];
@@ -107,7 +111,10 @@ pub fn run(cli: &Cli, what: &BenchCmd) -> Result<i32> {
 }
 
 fn transfers(cli: &Cli, args: &TransfersArgs) -> Result<i32> {
-    let workloads: Vec<&str> = if args.workloads.is_empty() {
+    let workloads: Vec<&str> = if args.workloads.is_empty() && cli.db.is_some() {
+        // The serial-block workload measures the core, not the store.
+        WORKLOADS[..4].to_vec()
+    } else if args.workloads.is_empty() {
         WORKLOADS.to_vec()
     } else {
         let mut out = Vec::new();
@@ -137,7 +144,7 @@ fn transfers(cli: &Cli, args: &TransfersArgs) -> Result<i32> {
     }
     let (root, made_root) = bench_root(cli, args)?;
     let result = if args.in_process {
-        in_process(&root, args, &workloads)
+        in_process(cli, &root, args, &workloads)
     } else {
         orchestrate(cli, &root, args, &workloads)
     };
@@ -211,6 +218,12 @@ fn orchestrate(cli: &Cli, root: &Path, args: &TransfersArgs, workloads: &[&str])
             .arg("--seed")
             .arg(args.seed.to_string())
             .args(args.shadow.then_some("--shadow"))
+            .args(cli.db.iter().flat_map(|db| ["--db", db.as_str()]))
+            .args(
+                args.db_owner
+                    .iter()
+                    .flat_map(|db| ["--db-owner", db.as_str()]),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -239,7 +252,7 @@ fn orchestrate(cli: &Cli, root: &Path, args: &TransfersArgs, workloads: &[&str])
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        print_ratios(&figures, &anchors);
+        print_ratios(&figures, &anchors, cli.db.is_some());
     }
     // Other work on the machine skews every figure; say how busy it was.
     println!(
@@ -377,13 +390,47 @@ pub(crate) fn field_f64(f: &HashMap<String, String>, key: &str) -> Option<f64> {
     f.get(key).and_then(|v| v.parse().ok())
 }
 
-fn print_ratios(figures: &HashMap<String, HashMap<String, String>>, anchors: &Anchors) {
+fn print_ratios(
+    figures: &HashMap<String, HashMap<String, String>>,
+    anchors: &Anchors,
+    postgres: bool,
+) {
     let rate = |w: &str| figures.get(w).and_then(|f| field_f64(f, "transfers_per_s"));
     let pg = |n: &str| anchors.pg.get(n).copied();
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     };
+    if postgres {
+        // On PostgreSQL the anchor is the same server: Tanso must at least match it one client
+        // at a time and with 16, and its batches must be five times the anchor's.
+        let mut line = String::from("ratio");
+        for (name, value, target) in [
+            ("single/anchor1", ratio(rate("single"), pg("single1")), 1.0),
+            (
+                "clients16/anchor16",
+                ratio(rate("clients16"), pg("single16")),
+                1.0,
+            ),
+            ("hot16/anchorhot", ratio(rate("hot16"), pg("hot16")), 1.0),
+            (
+                "batch8000/anchorbatch100",
+                ratio(rate("batch8000"), pg("batch100")),
+                5.0,
+            ),
+        ] {
+            match value {
+                Some(v) => {
+                    let verdict = if v >= target { "PASS" } else { "MISS" };
+                    line.push_str(&format!(" {name}={v:.2}(target>={target}:{verdict})"));
+                }
+                None => line.push_str(&format!(" {name}=n/a")),
+            }
+        }
+        println!("{line}");
+        println!("ratio note: store=postgresql; both sides commit with synchronous_commit=on on the same server");
+        return;
+    }
     // single/fsync is against the better of the two fsync-probe runs.
     let rows: [(&str, Option<f64>, f64); 6] = [
         (
@@ -425,13 +472,33 @@ fn print_ratios(figures: &HashMap<String, HashMap<String, String>>, anchors: &An
 
 // ----- the child: one workload on a fresh store ---------------------------------------------
 
-fn in_process(root: &Path, args: &TransfersArgs, workloads: &[&str]) -> Result<i32> {
+fn in_process(cli: &Cli, root: &Path, args: &TransfersArgs, workloads: &[&str]) -> Result<i32> {
     for w in workloads {
+        if let Some(url) = &cli.db {
+            // One throw-away schema per workload, migrated as the owner, used as --db.
+            let owner = args.db_owner.as_deref().unwrap_or(url);
+            let schema = format!("tanso_bench_{w}_{}", std::process::id());
+            tanso_store_postgres::migrate(owner, &schema, &service_role_of(url))
+                .with_context(|| format!("migrate the bench schema {schema}"))?;
+            let at = crate::Location::Postgres {
+                url: url.clone(),
+                options: tanso_store_postgres::PgOptions {
+                    schema: schema.clone(),
+                    ..tanso_store_postgres::PgOptions::default()
+                },
+            };
+            let result = run_workload(w, &at, args);
+            if let Err(e) = tanso_store_postgres::drop_schema(owner, &schema) {
+                eprintln!("bench: could not drop schema {schema}: {e}");
+            }
+            println!("{}", result?);
+            continue;
+        }
         let dir = root.join(format!("{w}-{}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("wipe {}", dir.display()))?;
         }
-        let result = run_workload(w, &dir, args);
+        let result = run_workload(w, &crate::Location::dir(&dir), args);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             eprintln!("bench: could not remove {}: {e}", dir.display());
         }
@@ -478,9 +545,18 @@ impl Measured {
     }
 }
 
-fn run_workload(w: &str, dir: &Path, args: &TransfersArgs) -> Result<String> {
+/// The user of a `postgres://user@host/db` URL (the role the service connects as).
+fn service_role_of(url: &str) -> String {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(user, _)| user.split(':').next().unwrap_or(user).to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| tanso_store_postgres::DEFAULT_SERVICE_ROLE.to_string())
+}
+
+fn run_workload(w: &str, at: &crate::Location, args: &TransfersArgs) -> Result<String> {
     let seconds = Duration::from_secs(args.seconds);
-    let mut node = crate::open_node(&crate::Location::dir(dir))?;
+    let mut node = crate::open_node(at)?;
     let fixture = Fixture::new()?;
     let (accounts, units) = match w {
         "hot16" => (HOT_ACCOUNTS, UNITS_PER_ACCOUNT),

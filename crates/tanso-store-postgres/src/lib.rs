@@ -98,7 +98,7 @@ CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
 CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
 
--- One commit, one transaction, one round trip. Errors: TN001 fenced (detail: the stored
+-- One commit, one transaction, one round trip (a prepared statement). Errors: TN001 fenced (detail: the stored
 -- epoch), TN002 chain conflict (detail: chain, expected seq, stored seq, tab-separated), TN003 duplicate rejection
 -- (detail: the command id).
 CREATE FUNCTION tanso_commit(
@@ -114,7 +114,10 @@ DECLARE
     h_hash bytea;
     inserted int;
 BEGIN
-    SELECT epoch INTO current FROM writer WHERE id = 0 FOR SHARE;
+    -- Shared with every other commit, exclusive with acquire_writer's epoch bump: a commit
+    -- that started before the bump finishes before it, and one after it sees the new epoch.
+    PERFORM pg_advisory_xact_lock_shared({epoch_lock});
+    SELECT epoch INTO current FROM writer WHERE id = 0;
     IF current IS DISTINCT FROM p_epoch THEN
         RAISE EXCEPTION 'writer fenced' USING ERRCODE = 'TN001', DETAIL = current::text;
     END IF;
@@ -284,6 +287,7 @@ pub fn migrate(url: &str, schema: &str, service_role: &str) -> StoreResult<Migra
     let fill = |ddl: &str| {
         ddl.replace("{schema}", &quote(schema))
             .replace("{service}", &quote(service_role))
+            .replace("{epoch_lock}", &epoch_lock_key(schema).to_string())
     };
     if from_version < 1 {
         tx.batch_execute(&fill(SCHEMA_V1))
@@ -344,6 +348,8 @@ pub struct PgStore {
     url: String,
     options: PgOptions,
     leadership: Option<Leadership>,
+    /// `tanso_commit`, prepared once on `conn`.
+    commit_statement: Option<postgres::Statement>,
     /// The lock connection of a reader whose last try failed, kept for the next try.
     spare_lock: Option<Client>,
     poisoned: Option<String>,
@@ -414,6 +420,7 @@ impl PgStore {
             url: url.to_string(),
             options: options.clone(),
             leadership: None,
+            commit_statement: None,
             spare_lock: None,
             poisoned: None,
             syncs: 0,
@@ -534,13 +541,20 @@ impl Store for PgStore {
                 self.options.schema
             )));
         }
-        let row = self
-            .client()
+        let key = epoch_lock_key(&self.options.schema);
+        let mut client = self.client();
+        let mut tx = client
+            .transaction()
+            .map_err(pg_error("begin the epoch bump"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+            .map_err(pg_error("wait for commits in flight"))?;
+        let row = tx
             .query_one(
                 "UPDATE writer SET epoch = epoch + 1 WHERE id = 0 RETURNING epoch",
                 &[],
             )
             .map_err(pg_error("update writer epoch"))?;
+        tx.commit().map_err(pg_error("commit the epoch bump"))?;
         from_sql_seq(row.get(0))
     }
 
@@ -601,8 +615,21 @@ impl Store for PgStore {
             .map(|c| seq(c.seq))
             .collect::<StoreResult<Vec<i64>>>()?;
         let c_body: Vec<&[u8]> = batch.checkpoints.iter().map(|c| &c.body[..]).collect();
+        let statement = match &self.commit_statement {
+            Some(st) => st.clone(),
+            None => {
+                let st = self
+                    .client()
+                    .prepare(
+                        "SELECT tanso_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                    )
+                    .map_err(pg_error("prepare the commit"))?;
+                self.commit_statement = Some(st.clone());
+                st
+            }
+        };
         let result = self.client().execute(
-            "SELECT tanso_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            &statement,
             &[
                 &epoch, &r_chain, &r_first, &r_last, &r_prev, &r_head, &r_body, &j_id, &j_hash,
                 &j_body, &p_ref, &p_salt, &p_text, &c_chain, &c_seq, &c_body,
@@ -840,6 +867,11 @@ fn connect(url: &str) -> StoreResult<Client> {
 /// high 32 bits) and `objid` (the low 32 bits), with `objsubid` 1.
 pub fn writer_lock_key(schema: &str) -> i64 {
     lock_key(&format!("writer:{schema}"))
+}
+
+/// The advisory lock key that orders commits (shared) against epoch bumps (exclusive).
+fn epoch_lock_key(schema: &str) -> i64 {
+    lock_key(&format!("epoch:{schema}"))
 }
 
 /// The advisory lock key of a name: the first 8 bytes of its SHA-256.
