@@ -14,6 +14,7 @@ pub mod demo;
 pub mod jcm;
 pub mod keys;
 pub mod link;
+pub mod projection;
 pub mod query;
 pub mod report;
 pub mod store;
@@ -397,12 +398,19 @@ pub fn signing_key(keys: &Path) -> Result<ed25519_dalek::SigningKey> {
     Ok(key)
 }
 
-/// Signs checkpoints for grown chains; returns how many.
+/// Signs checkpoints for grown chains, and on PostgreSQL brings the projection tables up to
+/// date; returns how many checkpoints.
 pub fn checkpoint(node: &mut Node<AnyStore>, keys: &Path) -> Result<usize> {
+    if !node.is_writer() && !node.is_poisoned() {
+        // A reader of a shared store: the writer signs.
+        return Ok(0);
+    }
     let key = signing_key(keys)?;
     let now = (tanso_engine::system_clock())();
-    Ok(node
+    let signed = node
         .checkpoint(&key, now)
         .context("sign checkpoints")?
-        .len())
+        .len();
+    projection::project(node).context("update the projection tables")?;
+    Ok(signed)
 }

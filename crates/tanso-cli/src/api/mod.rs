@@ -623,6 +623,9 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
                             if let Err(e) = n.checkpoint(&a.key, now) {
                                 tracing::error!(error = %e, "sign checkpoints");
                             }
+                            if let Err(e) = crate::projection::project(n) {
+                                tracing::error!(error = %e, "update the projection tables");
+                            }
                         }
                     })
                 })
