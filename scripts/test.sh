@@ -22,9 +22,10 @@ if ! python3 -c 'import openpyxl' >/dev/null 2>&1; then
 fi
 python3 -c 'import schemathesis' >/dev/null 2>&1 || { echo "test.sh: installing schemathesis (scripts/api-fuzz.sh)"; python3 -m pip install --quiet schemathesis 2>/dev/null || python3 -m pip install --quiet --break-system-packages schemathesis; }
 
-# PostgreSQL: the PostgreSQL backend's conformance tests use a real server at
-# $TANSO_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres). Start it if it is
-# installed and down; install it if it is missing.
+# PostgreSQL: the conformance suite on the PostgreSQL backend, the failover test and the CLI
+# tests on --db use a real server at $TANSO_TEST_PG (default
+# postgres://postgres@127.0.0.1:5432/postgres). Start it if it is installed and down; install
+# it if it is missing.
 ensure_postgres() {
   if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
     return 0
@@ -43,8 +44,23 @@ ensure_postgres() {
   echo "test.sh: PostgreSQL did not start" >&2
   return 1
 }
-if [ "${TANSO_SKIP_PG:-0}" != 1 ]; then
-  ensure_postgres
-fi
+# The tests connect over TCP without a password, as postgres (migrations) and as the service
+# role tanso_service (which the first migration creates). A fresh Debian install asks for
+# passwords on 127.0.0.1: then trust loopback connections (this is a test machine).
+ensure_trust() {
+  psql -qtA -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0
+  echo "test.sh: trusting loopback connections in pg_hba.conf"
+  for hba in /etc/postgresql/*/main/pg_hba.conf; do
+    grep -q '^host all all 127.0.0.1/32 trust' "$hba" \
+      || sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  done
+  for v in $(ls /etc/postgresql 2>/dev/null); do
+    pg_ctlcluster --skip-systemctl-redirect "$v" main reload 2>/dev/null || true
+  done
+  sleep 1
+  psql -qtA -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1' >/dev/null
+}
+ensure_postgres
+ensure_trust
 
 cargo test --workspace --all-targets "$@"

@@ -241,6 +241,10 @@ fn writer_killed_under_load_is_replaced_and_a_stalled_writer_is_fenced() {
     );
     let (status, v) = http(&b.base, "GET", "/chains", &admin, None, &Value::Null);
     assert_eq!(status, 200, "the reader serves reads: {v}");
+    let writer =
+        |base: &str| http(base, "GET", "/health", &admin, None, &Value::Null).1["writer"].clone();
+    assert_eq!(writer(&a.base), true, "A's health says writer");
+    assert_eq!(writer(&b.base), false, "B's health says reader");
 
     // Load on A from two clients; SIGKILL A mid-load.
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
@@ -288,6 +292,7 @@ fn writer_killed_under_load_is_replaced_and_a_stalled_writer_is_fenced() {
         until_writer(&b.base, &token, "after-kill", Duration::from_secs(20)).is_some(),
         "B became the writer after A was killed"
     );
+    assert_eq!(writer(&b.base), true, "B's health says writer");
     for (id, seq) in &acked {
         let (k, _) = id.rsplit_once('-').expect("id");
         let n: u64 = id.rsplit('-').next().expect("n").parse().expect("n");

@@ -361,18 +361,15 @@ pub fn open_store(at: &Location) -> Result<AnyStore> {
 /// as a reader (reads work, commands are refused as fenced).
 pub fn open_node(at: &Location) -> Result<Node<AnyStore>> {
     let mut store = open_store(at)?;
-    match store.acquire_writer() {
-        Ok(_) => {}
+    let node = match store.acquire_writer() {
+        Ok(epoch) => Node::open_acquired(store, NodeConfig::default(), epoch),
         Err(StoreError::WriterHeld(why)) => {
             tracing::info!("{why}; opening as a reader");
-            return Node::open_reader(store, NodeConfig::default())
-                .with_context(|| format!("open journal in {}", at.describe()));
+            Node::open_reader(store, NodeConfig::default())
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", at.describe())),
-    }
-    // acquire_writer again inside open: the lock is already ours, the epoch moves once more.
-    Node::open(store, NodeConfig::default())
-        .with_context(|| format!("open journal in {}", at.describe()))
+    };
+    node.with_context(|| format!("open journal in {}", at.describe()))
 }
 
 pub fn signing_key_path(keys: &Path) -> PathBuf {

@@ -212,6 +212,11 @@ impl<S: Store> Node<S> {
         Node::load(store, config, epoch, true)
     }
 
+    /// Opens the node on a store whose writer role the caller has just acquired (`epoch`).
+    pub fn open_acquired(store: S, config: NodeConfig, epoch: u64) -> Result<Self, NodeError> {
+        Node::load(store, config, epoch, true)
+    }
+
     /// Opens the node as a reader of a shared store whose writer is another instance: replays
     /// every chain as `open` does, serves reads, refuses every command (as fenced) until
     /// `promote`. `catch_up` reads what the writer appended since.

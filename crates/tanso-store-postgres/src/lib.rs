@@ -71,6 +71,9 @@ CREATE TABLE runs (
     PRIMARY KEY (chain, first_seq),
     CHECK (last_seq >= first_seq)
 );
+-- Bodies are hashed entries, stored as given: no compression on the commit path (measured:
+-- pglz on an 8,000-entry run costs more than the bytes it saves).
+ALTER TABLE runs ALTER COLUMN body SET STORAGE EXTERNAL;
 CREATE TABLE rejections (command_id text COLLATE "C" PRIMARY KEY, content_hash bytea NOT NULL, body bytea NOT NULL);
 CREATE TABLE personal (reference bytea PRIMARY KEY, salt bytea NOT NULL, text text NOT NULL);
 CREATE TABLE checkpoints (

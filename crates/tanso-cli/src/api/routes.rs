@@ -199,11 +199,13 @@ fn get_openapi(_: &Api, _: &Req) -> Result<Reply, ApiError> {
 }
 
 fn get_health(api: &Api, _: &Req) -> Result<Reply, ApiError> {
-    let (chains, poisoned) = api
+    // `writer` is false on a reader of a shared store (it serves reads, refuses commands with
+    // 7002): a load balancer sends commands only where it is true.
+    let (chains, poisoned, writer) = api
         .engine
-        .with_node(|n| (n.chains().count(), n.is_poisoned()));
+        .with_node(|n| (n.chains().count(), n.is_poisoned(), n.is_writer()));
     json_ok(
-        json!({"status": if poisoned { "degraded" } else { "ok" }, "chains": chains, "writer": !poisoned}),
+        json!({"status": if poisoned { "degraded" } else { "ok" }, "chains": chains, "writer": writer}),
     )
 }
 
