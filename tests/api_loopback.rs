@@ -7,8 +7,7 @@ mod common;
 
 use common::{Sandbox, TANSO};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn curl(args: &[&str]) -> (u16, Value) {
     let out = Command::new("curl")
@@ -39,22 +38,7 @@ fn serve_answers_a_real_client_and_stops_gracefully_on_sigterm() {
     assert!(token.starts_with("tanso_"));
     // A second bootstrap is refused.
     assert!(!s.run(&["admin", "bootstrap"]).status.success());
-    let mut child = Command::new(TANSO)
-        .arg("--data")
-        .arg(&s.data)
-        .arg("--keys")
-        .arg(&s.keys)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tanso serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the listening line");
-    let base = line.trim().rsplit(' ').next().expect("address").to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    let (mut child, base) = s.serve(&[]);
     let auth = format!("Authorization: Bearer {token}");
     let (code, v) = curl(&[&format!("{base}/health")]);
     assert_eq!((code, v["status"].as_str()), (200, Some("ok")));

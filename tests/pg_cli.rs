@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::TANSO;
+use common::{run_with_input, TANSO};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use tanso_store_postgres::testing::{owner_url, service_url, TempSchema};
 
 struct Pg {
@@ -18,25 +17,14 @@ struct Pg {
 
 impl Pg {
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(TANSO)
-            .arg("--data")
+        let mut cmd = Command::new(TANSO);
+        cmd.arg("--data")
             .arg(self.dir.path().join("data"))
             .arg("--keys")
             .arg(self.dir.path().join("keys"))
             .args(["--db", &service_url(), "--db-schema", &self.schema.name])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run tanso");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("stdin");
-        child.wait_with_output().expect("output")
+            .args(args);
+        run_with_input(cmd, stdin)
     }
 
     fn sql(&self) -> postgres::Client {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::TANSO;
+use common::{run_with_input, spawn_serve, TANSO};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -67,9 +67,17 @@ struct Instance {
     base: String,
 }
 
+impl Drop for Instance {
+    /// A failing test leaves no server behind (SIGKILL also ends a stopped process).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn serve(data: &Path, keys: &Path, schema: &str) -> Instance {
-    let mut child = Command::new(TANSO)
-        .arg("--data")
+    let mut cmd = Command::new(TANSO);
+    cmd.arg("--data")
         .arg(data)
         .arg("--keys")
         .arg(keys)
@@ -82,23 +90,12 @@ fn serve(data: &Path, keys: &Path, schema: &str) -> Instance {
             "1000",
         ])
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tanso serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the listening line");
-    let base = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("address")
-        .trim_end_matches("/api/v1")
-        .to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    Instance { child, base }
+        .stderr(Stdio::null());
+    let (child, base) = spawn_serve(cmd);
+    Instance {
+        child,
+        base: base.trim_end_matches("/api/v1").to_owned(),
+    }
 }
 
 fn transfer(n: u64) -> Value {
@@ -145,25 +142,14 @@ fn writer_killed_under_load_is_replaced_and_a_stalled_writer_is_fenced() {
     std::fs::create_dir_all(&data).expect("data dir");
     let db = ["--db", &service_url(), "--db-schema", &schema.name];
     let tanso = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(TANSO)
-            .arg("--data")
+        let mut cmd = Command::new(TANSO);
+        cmd.arg("--data")
             .arg(&data)
             .arg("--keys")
             .arg(&keys)
             .args(db)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run tanso");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("tanso output")
+            .args(args);
+        run_with_input(cmd, stdin)
     };
     // A registry with accounts holding units, applied through the CLI on PostgreSQL.
     let mut setup = vec![

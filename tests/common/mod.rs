@@ -100,6 +100,20 @@ impl Sandbox {
             .expect("run tanso")
     }
 
+    /// `tanso serve --listen 127.0.0.1:0` on this sandbox (plus `extra` global flags); returns
+    /// the child and its base URL (`http://127.0.0.1:PORT/api/v1`).
+    pub fn serve(&self, extra: &[&str]) -> (std::process::Child, String) {
+        let mut cmd = Command::new(TANSO);
+        cmd.arg("--data")
+            .arg(&self.data)
+            .arg("--keys")
+            .arg(&self.keys)
+            .args(extra)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped());
+        spawn_serve(cmd)
+    }
+
     /// `tanso demo` into this sandbox; panics unless it succeeds.
     pub fn demo(&self) {
         let out = self.run(&["demo"]);
@@ -284,4 +298,40 @@ pub fn catalogue_codes() -> Vec<u16> {
                 .expect("catalogue code is a u16")
         })
         .collect()
+}
+
+/// Starts a `tanso serve` command with stdout piped, and reads its listening line; returns the
+/// child and the base URL (`http://127.0.0.1:PORT/api/v1`). Its logs (stderr) go where `cmd`
+/// says: a piped stderr must be read, or a busy server blocks once the pipe is full.
+pub fn spawn_serve(mut cmd: Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tanso serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the listening line");
+    let base = line.trim().rsplit(' ').next().expect("address").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    (child, base)
+}
+
+/// Runs a command with `stdin` written to its standard input; waits for its output.
+pub fn run_with_input(mut cmd: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tanso");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("tanso output")
 }

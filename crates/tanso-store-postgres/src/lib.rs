@@ -39,6 +39,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 use sha2::{Digest as _, Sha256};
+use tanso_store::sql::{from_sql_seq, to_digest, to_sql_seq, to_stored_run};
 use tanso_store::{
     ChainHead, CheckpointRecord, CommitBatch, Digest, PersonalRecord, RejectionRecord, Store,
     StoreError, StoreResult, StoredRun, SEQ_MAX,
@@ -917,35 +918,6 @@ fn describe(e: &postgres::Error) -> String {
         Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
         None => e.to_string(),
     }
-}
-
-fn to_sql_seq(seq: u64) -> StoreResult<i64> {
-    i64::try_from(seq).map_err(|_| StoreError::InvalidBatch(format!("seq {seq} past {SEQ_MAX}")))
-}
-
-fn from_sql_seq(value: i64) -> StoreResult<u64> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative seq {value}")))
-}
-
-fn to_digest(bytes: &[u8], what: &str) -> StoreResult<Digest> {
-    Digest::try_from(bytes)
-        .map_err(|_| StoreError::Corrupt(format!("{what} has {} bytes, not 32", bytes.len())))
-}
-
-fn to_stored_run(chain: &str, first: i64, last: i64, body: Vec<u8>) -> StoreResult<StoredRun> {
-    let (first_seq, last_seq) = (from_sql_seq(first)?, from_sql_seq(last)?);
-    if last_seq < first_seq || first_seq == 0 || body.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "stored run {chain} {first_seq}..={last_seq} with {} body bytes",
-            body.len()
-        )));
-    }
-    Ok(StoredRun {
-        chain: chain.to_string(),
-        first_seq,
-        last_seq,
-        body,
-    })
 }
 
 /// Helpers for tests and benchmarks that need a throw-away schema on a real server.

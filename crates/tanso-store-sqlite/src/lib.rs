@@ -43,6 +43,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use tanso_store::sql::{from_sql_seq, to_digest, to_sql_seq};
 use tanso_store::{
     ChainHead, CheckpointRecord, CommitBatch, Digest, EntryRun, PersonalRecord, RejectionRecord,
     Store, StoreError, StoreResult, StoredRun, SEQ_MAX,
@@ -379,21 +380,6 @@ fn sql_error(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
-/// A seq as SQL stores it. Batches are validated against `SEQ_MAX` first, so this only fails
-/// on a bug.
-fn to_sql_seq(seq: u64) -> StoreResult<i64> {
-    i64::try_from(seq).map_err(|_| StoreError::InvalidBatch(format!("seq {seq} past {SEQ_MAX}")))
-}
-
-fn from_sql_seq(value: i64) -> StoreResult<u64> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative seq {value}")))
-}
-
-fn to_digest(bytes: &[u8], what: &str) -> StoreResult<Digest> {
-    Digest::try_from(bytes)
-        .map_err(|_| StoreError::Corrupt(format!("{what} has {} bytes, not 32", bytes.len())))
-}
-
 fn read_epoch(conn: &Connection) -> StoreResult<u64> {
     let epoch: i64 = conn
         .prepare_cached(SQL_EPOCH)
@@ -449,19 +435,7 @@ fn read_run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, Vec<u8>)
 }
 
 fn to_stored_run(chain: &str, (first, last, body): (i64, i64, Vec<u8>)) -> StoreResult<StoredRun> {
-    let (first_seq, last_seq) = (from_sql_seq(first)?, from_sql_seq(last)?);
-    if last_seq < first_seq || first_seq == 0 || body.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "stored run {chain} {first_seq}..={last_seq} with {} body bytes",
-            body.len()
-        )));
-    }
-    Ok(StoredRun {
-        chain: chain.to_string(),
-        first_seq,
-        last_seq,
-        body,
-    })
+    tanso_store::sql::to_stored_run(chain, first, last, body)
 }
 
 impl Store for SqliteStore {

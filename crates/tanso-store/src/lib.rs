@@ -12,6 +12,7 @@
 
 pub mod conformance;
 pub mod memory;
+pub mod sql;
 
 use std::fmt;
 
