@@ -200,3 +200,16 @@ fn open_refuses_an_unmigrated_schema_and_migrate_is_idempotent() {
     let bad = tanso_store_postgres::migrate(&owner_url(), "Bad;Name", "tanso_service");
     assert!(bad.is_err());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any sequence of operations (seeded) gives the same answers and the same store on
+    /// PostgreSQL as on the in-memory model.
+    #[test]
+    fn postgresql_agrees_with_the_model(seed in proptest::prelude::any::<u64>()) {
+        let schema = TempSchema::new("tmodel");
+        let mut store = schema.open();
+        conformance::agrees_with_memory(&mut store, seed, 60);
+    }
+}

@@ -178,3 +178,16 @@ fn reopen(store: SqliteStore, dir: &Path) -> SqliteStore {
     drop(store);
     SqliteStore::open(dir).expect("reopen")
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any sequence of operations (seeded) gives the same answers and the same store on
+    /// SQLite as on the in-memory model.
+    #[test]
+    fn sqlite_agrees_with_the_model(seed in proptest::prelude::any::<u64>()) {
+        let root = tempfile::tempdir().expect("temp dir");
+        let mut store = SqliteStore::open(root.path()).expect("open");
+        conformance::agrees_with_memory(&mut store, seed, 60);
+    }
+}

@@ -1082,3 +1082,149 @@ pub fn invalid_batch_refused<H: Harness>(h: &mut H) {
     commit_ok(check, &mut s, &batch_of(epoch, vec![valid.clone()]));
     expect_runs(check, &s, "alpha", &[&valid]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The model-based property: any sequence of operations gives the same answers and the same
+// store as the in-memory model.
+
+/// splitmix64, so that a seed names one sequence of operations on every machine.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const MODEL_CHAINS: [&str; 3] = ["alpha", "beta", "gamma"];
+const MODEL_TEXTS: [&str; 4] = ["ana", "bo", "chen", "dev"];
+const MODEL_META: [&str; 2] = ["k1", "k2"];
+
+/// Runs `steps` operations drawn from `seed` on `s` (a fresh store) and on a
+/// [`crate::memory::MemoryStore`]: batches that continue a chain or conflict with it (wrong
+/// seq, wrong previous hash), several runs of one chain in a batch, stale and future epochs,
+/// new writers, rejections with repeated ids, personal records written and erased,
+/// checkpoints, metadata. Every answer must equal the model's, and so must everything the
+/// store shows at the end. Panics naming the seed and the step.
+pub fn agrees_with_memory<S: Store>(s: &mut S, seed: u64, steps: usize) {
+    let mut model = crate::memory::MemoryStore::new();
+    let mut draw = Draw(seed);
+    let same = |step: usize, what: &str, got: StoreResult<u64>, want: StoreResult<u64>| {
+        assert_eq!(
+            got, want,
+            "model-based check, seed {seed}, step {step}: {what}: backend vs model"
+        );
+    };
+    same(
+        0,
+        "acquire_writer",
+        s.acquire_writer(),
+        model.acquire_writer(),
+    );
+    for step in 1..=steps {
+        let op = draw.below(100);
+        if op < 5 {
+            same(
+                step,
+                "acquire_writer",
+                s.acquire_writer(),
+                model.acquire_writer(),
+            );
+        } else if op < 10 {
+            let text = MODEL_TEXTS[draw.below(4) as usize];
+            let reference = personal_of(text).reference;
+            let got = s.erase_personal(&reference).map(u64::from);
+            let want = model.erase_personal(&reference).map(u64::from);
+            same(step, "erase_personal", got, want);
+        } else if op < 14 {
+            let key = MODEL_META[draw.below(2) as usize];
+            // Empty values too: an empty value is not an absent one.
+            let value = vec![7u8; draw.below(3) as usize];
+            let got = s.meta_set(key, &value).map(|()| 0);
+            let want = model.meta_set(key, &value).map(|()| 0);
+            same(step, "meta_set", got, want);
+        } else {
+            let epoch = model.writer_epoch().unwrap_or(0);
+            let batch_epoch = match draw.below(20) {
+                0 => epoch.saturating_sub(1),
+                1 => epoch + 1,
+                _ => epoch,
+            };
+            let mut batch = batch_of(batch_epoch, vec![]);
+            let mut staged: BTreeMap<&str, u64> = BTreeMap::new();
+            for _ in 0..draw.below(4) {
+                let chain = MODEL_CHAINS[draw.below(3) as usize];
+                let head = match staged.get(chain) {
+                    Some(seq) => *seq,
+                    None => model
+                        .heads()
+                        .unwrap_or_default()
+                        .iter()
+                        .find(|h| h.chain == chain)
+                        .map_or(0, |h| h.seq),
+                };
+                let kind = draw.below(14);
+                let first = match kind {
+                    0 | 2 => head + 2,
+                    1 => head.max(1),
+                    _ => head + 1,
+                };
+                let last = first + draw.below(4);
+                let mut run = run_of(chain, first, last);
+                if kind == 2 {
+                    // A gap whose previous hash is the head's: only the seq is wrong.
+                    run.prev_hash = if head == 0 {
+                        [0; 32]
+                    } else {
+                        entry_hash(chain, head)
+                    };
+                } else if draw.chance(4) {
+                    run.prev_hash = entry_hash("elsewhere", first);
+                }
+                staged.insert(chain, last);
+                batch.runs.push(run);
+            }
+            for _ in 0..draw.below(3) {
+                batch
+                    .rejections
+                    .push(rejection_of(&format!("cmd-{}", draw.below(24))));
+            }
+            if draw.chance(20) {
+                batch
+                    .personal
+                    .push(personal_of(MODEL_TEXTS[draw.below(4) as usize]));
+            }
+            if draw.chance(20) {
+                let chain = MODEL_CHAINS[draw.below(3) as usize];
+                batch
+                    .checkpoints
+                    .push(checkpoint_of(chain, 1 + draw.below(12)));
+            }
+            let got = s.commit(&batch).map(|()| 0);
+            let want = model.commit(&batch).map(|()| 0);
+            same(step, &format!("commit {batch:?}"), got, want);
+        }
+    }
+    let references: Vec<Digest> = MODEL_TEXTS
+        .iter()
+        .map(|t| personal_of(t).reference)
+        .collect();
+    let got = Snapshot::take(&*s, &MODEL_CHAINS, &references, &MODEL_META);
+    let want = Snapshot::take(&model, &MODEL_CHAINS, &references, &MODEL_META);
+    assert_eq!(
+        got, want,
+        "model-based check, seed {seed}: the store after {steps} steps vs the model"
+    );
+}

@@ -391,10 +391,45 @@ fn every_conformance_check_catches_a_planted_flaw() {
         .filter(|(name, flaw)| !check_panics(name, *flaw))
         .map(|(name, flaw)| format!("{name} passed a store with flaw {flaw:?}"))
         .collect();
+    // The model-based property (`agrees_with_memory`) catches the flaws on the commit and
+    // read paths within a few seeds.
+    let model_missed: Vec<String> = [
+        Flaw::TruncatesBodies,
+        Flaw::ChecksSeqOnly,
+        Flaw::ChecksHashOnly,
+        Flaw::NewChainAnywhere,
+        Flaw::IgnoresEpoch,
+        Flaw::OneRunPerChain,
+        Flaw::SwallowsDuplicateRejection,
+        Flaw::EraseAlwaysTrue,
+        Flaw::EraseKeepsRecord,
+        Flaw::EmptyMetaIsAbsent,
+    ]
+    .into_iter()
+    .filter(|flaw| {
+        !(0..8u64).any(|seed| {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut store = FlawedHarness(*flaw).fresh();
+                conformance::agrees_with_memory(&mut store, seed, 200);
+            }))
+            .is_err()
+        })
+    })
+    .map(|flaw| format!("agrees_with_memory passed a store with flaw {flaw:?}"))
+    .collect();
     panic::set_hook(hook);
     assert!(
         missed.is_empty(),
         "checks that cannot fail:\n{}",
         missed.join("\n")
     );
+    assert!(
+        model_missed.is_empty(),
+        "the model-based check cannot fail:\n{}",
+        model_missed.join("\n")
+    );
+    // And the faithful wrapper agrees with the model.
+    for seed in 0..8 {
+        conformance::agrees_with_memory(&mut FlawedHarness(Flaw::None).fresh(), seed, 200);
+    }
 }
