@@ -249,16 +249,9 @@ impl<S: Store> Node<S> {
         }
         let epoch = self.store.acquire_writer()?;
         self.epoch = epoch;
-        if let Some(secret) = self.store.meta_get("node_secret")? {
-            if secret.len() == 32 {
-                let mut s = [0u8; 32];
-                s.copy_from_slice(&secret);
-                self.hmac = Hmac::new(&s);
-            }
-        } else {
-            let s = Node::<S>::secret(&mut self.store, true)?;
-            self.hmac = Hmac::new(&s);
-        }
+        // A reader opened before any writer made the secret has a placeholder.
+        let secret = Node::<S>::secret(&mut self.store, true)?;
+        self.hmac = Hmac::new(&secret);
         self.catch_up()?;
         let mut rejected = FpSet::default();
         self.store.scan_rejections(&mut |r| {

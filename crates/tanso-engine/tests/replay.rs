@@ -1,6 +1,8 @@
 //! Engine properties over generated command sequences, through a real store: a cold replay
 //! (reopening the node from the store) gives back exactly the live state, and resubmitting
-//! every command changes nothing (each answer is the stored one, replayed).
+//! every command changes nothing (each answer is the stored one, replayed). A reader that
+//! follows the writer (`catch_up`) holds the same state, refuses commands, and once promoted
+//! fences the old writer and replays every stored answer.
 
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -225,6 +227,8 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
         .run(&strategy, |(ops, splits)| {
             let store = MemoryStore::new();
             let mut node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
+            // A second instance on the same store follows the writer.
+            let mut reader = Node::open_reader(store.reopen(), NodeConfig::default()).unwrap();
             let ind = ChainId::parse("IND01").unwrap();
             let jpn = ChainId::parse("JPN01").unwrap();
             let mut subs = Vec::new();
@@ -278,7 +282,16 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
                     node.submit_batch(batch, Timestamp(T0.0 + k as i64))
                         .unwrap(),
                 );
+                // The reader catches up now and then, so one catch-up may span batches.
+                if k % 2 == 0 {
+                    reader.catch_up().unwrap();
+                }
             }
+            let refused = reader.submit_batch(vec![subs[0].clone()], Timestamp(T0.0));
+            prop_assert!(
+                matches!(refused, Err(tanso_engine::NodeError::Fenced)),
+                "a reader accepted a command"
+            );
             prop_assert!(accepted(&answers) >= 14, "setup commands must be accepted");
             for &(d, k, same) in &dups {
                 let first = (0..=k)
@@ -324,7 +337,7 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
 
             // Idempotent resubmission: every answer comes back replayed and equal.
             let again = reopened
-                .submit_batch(subs, Timestamp(T0.0 + 10_000))
+                .submit_batch(subs.clone(), Timestamp(T0.0 + 10_000))
                 .unwrap();
             for (i, (a, b)) in answers.iter().zip(&again).enumerate() {
                 if dups.iter().any(|x| x.0 == i && !x.2) {
@@ -335,6 +348,35 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
                 prop_assert_eq!(&a.outcome, &b.outcome);
             }
             prop_assert_eq!(&hashes(&reopened), &live);
+
+            // The reader, caught up, holds the live state; promoted, it fences the other
+            // writer and answers every command as the stored one.
+            reader.catch_up().unwrap();
+            prop_assert_eq!(&hashes(&reader), &live);
+            reader.promote().unwrap();
+            let late = sub(
+                90_000,
+                &ind,
+                Command::OpenAccount {
+                    account: AccountId(77),
+                    holder: HolderId(1),
+                    kind: AccountKindCode::parse("entity-holding").unwrap(),
+                },
+            );
+            let fenced = reopened.submit_batch(vec![late], Timestamp(T0.0 + 20_000));
+            prop_assert!(
+                matches!(fenced, Err(tanso_engine::NodeError::Fenced)),
+                "the old writer appended after the reader took over"
+            );
+            let third = reader.submit_batch(subs, Timestamp(T0.0 + 30_000)).unwrap();
+            for (i, (a, b)) in answers.iter().zip(&third).enumerate() {
+                if dups.iter().any(|x| x.0 == i && !x.2) {
+                    continue;
+                }
+                prop_assert!(b.replayed, "{} was not replayed after promotion", b.id);
+                prop_assert_eq!(&a.outcome, &b.outcome);
+            }
+            prop_assert_eq!(&hashes(&reader), &live);
             Ok(())
         })
         .unwrap();
