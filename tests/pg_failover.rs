@@ -312,6 +312,37 @@ fn writer_killed_under_load_is_replaced_and_a_stalled_writer_is_fenced() {
     }
     // And C still writes.
     assert!(until_writer(&c.base, &token, "after-cont", Duration::from_secs(10)).is_some());
+    // The serving writer keeps the projection tables up to the journal (a pass every 5 s).
+    let mut pg =
+        postgres::Client::connect(&tanso_store_postgres::testing::owner_url(), postgres::NoTls)
+            .expect("connect");
+    let s = &schema.name;
+    let start = Instant::now();
+    loop {
+        let row = pg
+            .query_one(
+                &format!(
+                    "SELECT (SELECT max(last_seq) FROM {s}.runs WHERE chain = 'IND01'),
+                            (SELECT seq FROM {s}.proj_progress WHERE chain = 'IND01'),
+                            (SELECT count(DISTINCT seq) FROM {s}.proj_actions WHERE chain = 'IND01')"
+                ),
+                &[],
+            )
+            .expect("progress");
+        let (head, done, entries): (i64, Option<i64>, i64) = (row.get(0), row.get(1), row.get(2));
+        if done == Some(head) {
+            assert_eq!(
+                entries, head,
+                "one or more action rows per entry, every entry once"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "projection reached {done:?} of {head}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 
     for inst in [&mut b, &mut c] {
         signal(&inst.child, "-TERM");
@@ -326,9 +357,6 @@ fn writer_killed_under_load_is_replaced_and_a_stalled_writer_is_fenced() {
     );
     assert!(text.contains("verify: ok IND01"), "{text}");
     // No entry was written under B's epoch after C's took over: the epochs of the runs only go up.
-    let mut pg =
-        postgres::Client::connect(&tanso_store_postgres::testing::owner_url(), postgres::NoTls)
-            .expect("connect");
     let rows = pg
         .query(
             &format!(

@@ -450,14 +450,7 @@ impl PgStore {
 
     /// A separate connection to the same database and schema, for the edge's projections.
     pub fn projection_client(&self) -> StoreResult<Client> {
-        let mut client = connect(&self.url)?;
-        client
-            .batch_execute(&format!(
-                "SET search_path TO {}; SET synchronous_commit TO on;",
-                quote(&self.options.schema)
-            ))
-            .map_err(pg_error("configure projection session"))?;
-        Ok(client)
+        session(&self.url, &self.options)
     }
 
     /// Tries to take the writer lock; `Ok(false)` if another session holds it.
@@ -861,6 +854,20 @@ impl PgStore {
         self.poisoned = Some(why.clone());
         StoreError::Io(why)
     }
+}
+
+/// A connection to the schema of `options` (search path set, `synchronous_commit = on`), for
+/// work beside the store such as projections.
+pub fn session(url: &str, options: &PgOptions) -> StoreResult<Client> {
+    check_identifier(&options.schema, "schema")?;
+    let mut client = connect(url)?;
+    client
+        .batch_execute(&format!(
+            "SET search_path TO {}; SET synchronous_commit TO on;",
+            quote(&options.schema)
+        ))
+        .map_err(pg_error("configure session"))?;
+    Ok(client)
 }
 
 fn connect(url: &str) -> StoreResult<Client> {

@@ -623,11 +623,11 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
                             if let Err(e) = n.checkpoint(&a.key, now) {
                                 tracing::error!(error = %e, "sign checkpoints");
                             }
-                            if let Err(e) = crate::projection::project(n) {
-                                tracing::error!(error = %e, "update the projection tables");
-                            }
                         }
-                    })
+                    });
+                    if let Err(e) = project(&a) {
+                        tracing::error!(error = %e, "update the projection tables");
+                    }
                 })
                 .await;
             }
@@ -661,6 +661,27 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
     let node = api.shutdown();
     tracing::info!(clean = node.is_some(), "stopped");
     result.map(|()| 0)
+}
+
+/// One projection pass on PostgreSQL: progress and writes outside the node, only the gathering
+/// of rows (bounded per chain) while holding it, so the writer stalls for memory work only.
+fn project(a: &Api) -> Result<()> {
+    if !a.config.location.is_postgres() || !a.engine.with_node(|n| n.is_writer()) {
+        return Ok(());
+    }
+    let Some(mut client) = crate::projection::client(&a.config.location)? else {
+        return Ok(());
+    };
+    let done = crate::projection::progress(&mut client)?;
+    let rows = a.engine.with_node(|n| {
+        if n.is_writer() {
+            crate::projection::collect(n, &done, crate::projection::MAX_ENTRIES_PER_PASS)
+        } else {
+            Ok(Vec::new())
+        }
+    })?;
+    crate::projection::write(&mut client, rows)?;
+    Ok(())
 }
 
 /// One step of an instance on a shared store: a writer that lost the lock steps down; a
