@@ -545,12 +545,11 @@ impl Measured {
     }
 }
 
-/// The user of a `postgres://user@host/db` URL (the role the service connects as).
+/// The user of a PostgreSQL URL (the role the service connects as).
 fn service_role_of(url: &str) -> String {
-    url.split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .map(|(user, _)| user.split(':').next().unwrap_or(user).to_string())
-        .filter(|u| !u.is_empty())
+    url.parse::<postgres::Config>()
+        .ok()
+        .and_then(|c| c.get_user().map(str::to_owned))
         .unwrap_or_else(|| tanso_store_postgres::DEFAULT_SERVICE_ROLE.to_string())
 }
 

@@ -572,46 +572,27 @@ impl Store for PgStore {
             }
             return Ok(());
         }
-        let seq = |s: u64| to_sql_seq(s);
         let epoch = to_sql_seq(batch.epoch).map_err(|_| StoreError::Fenced {
             ours: batch.epoch,
             current: 0,
         })?;
-        let r_chain: Vec<&str> = batch.runs.iter().map(|r| r.chain.as_str()).collect();
-        let r_first = batch
-            .runs
-            .iter()
-            .map(|r| seq(r.first_seq))
-            .collect::<StoreResult<Vec<i64>>>()?;
-        let r_last = batch
-            .runs
-            .iter()
-            .map(|r| seq(r.last_seq))
-            .collect::<StoreResult<Vec<i64>>>()?;
-        let r_prev: Vec<&[u8]> = batch.runs.iter().map(|r| &r.prev_hash[..]).collect();
-        let r_head: Vec<&[u8]> = batch.runs.iter().map(|r| &r.head_hash[..]).collect();
-        let r_body: Vec<&[u8]> = batch.runs.iter().map(|r| &r.body[..]).collect();
-        let j_id: Vec<&str> = batch
-            .rejections
-            .iter()
-            .map(|r| r.command_id.as_str())
-            .collect();
-        let j_hash: Vec<&[u8]> = batch
-            .rejections
-            .iter()
-            .map(|r| &r.content_hash[..])
-            .collect();
-        let j_body: Vec<&[u8]> = batch.rejections.iter().map(|r| &r.body[..]).collect();
-        let p_ref: Vec<&[u8]> = batch.personal.iter().map(|p| &p.reference[..]).collect();
-        let p_salt: Vec<&[u8]> = batch.personal.iter().map(|p| &p.salt[..]).collect();
-        let p_text: Vec<&str> = batch.personal.iter().map(|p| p.text.as_str()).collect();
-        let c_chain: Vec<&str> = batch.checkpoints.iter().map(|c| c.chain.as_str()).collect();
-        let c_seq = batch
-            .checkpoints
-            .iter()
-            .map(|c| seq(c.seq))
-            .collect::<StoreResult<Vec<i64>>>()?;
-        let c_body: Vec<&[u8]> = batch.checkpoints.iter().map(|c| &c.body[..]).collect();
+        let (runs, rejections) = (&batch.runs, &batch.rejections);
+        let (personal, checkpoints) = (&batch.personal, &batch.checkpoints);
+        let r_chain = column(runs, |r| r.chain.as_str());
+        let r_first = seqs(runs, |r| r.first_seq)?;
+        let r_last = seqs(runs, |r| r.last_seq)?;
+        let r_prev = column(runs, |r| &r.prev_hash[..]);
+        let r_head = column(runs, |r| &r.head_hash[..]);
+        let r_body = column(runs, |r| &r.body[..]);
+        let j_id = column(rejections, |r| r.command_id.as_str());
+        let j_hash = column(rejections, |r| &r.content_hash[..]);
+        let j_body = column(rejections, |r| &r.body[..]);
+        let p_ref = column(personal, |p| &p.reference[..]);
+        let p_salt = column(personal, |p| &p.salt[..]);
+        let p_text = column(personal, |p| p.text.as_str());
+        let c_chain = column(checkpoints, |c| c.chain.as_str());
+        let c_seq = seqs(checkpoints, |c| c.seq)?;
+        let c_body = column(checkpoints, |c| &c.body[..]);
         let statement = match &self.commit_statement {
             Some(st) => st.clone(),
             None => {
@@ -854,6 +835,16 @@ impl PgStore {
         self.poisoned = Some(why.clone());
         StoreError::Io(why)
     }
+}
+
+/// One field of every item: a column of `tanso_commit`'s array arguments.
+fn column<'a, T, U>(items: &'a [T], field: impl Fn(&'a T) -> U) -> Vec<U> {
+    items.iter().map(field).collect()
+}
+
+/// Sequence numbers of every item, as SQL stores them.
+fn seqs<T>(items: &[T], field: impl Fn(&T) -> u64) -> StoreResult<Vec<i64>> {
+    items.iter().map(|x| to_sql_seq(field(x))).collect()
 }
 
 /// A connection to the schema of `options` (search path set, `synchronous_commit = on`), for

@@ -609,43 +609,26 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
         let local = listener.local_addr()?;
         tracing::info!(address = %local, "serving /api/v1");
         println!("tanso serve: listening on http://{local}/api/v1");
-        // Checkpoints every few seconds, so proofs rarely wait for a signature.
-        let signer = Arc::clone(&api);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                let a = Arc::clone(&signer);
-                let _ = tokio::task::spawn_blocking(move || {
-                    let now = a.now();
-                    a.engine.with_node(|n| {
-                        if n.is_writer() {
-                            if let Err(e) = n.checkpoint(&a.key, now) {
-                                tracing::error!(error = %e, "sign checkpoints");
-                            }
-                        }
-                    });
-                    if let Err(e) = project(&a) {
-                        tracing::error!(error = %e, "update the projection tables");
+        // Checkpoints (and, on PostgreSQL, projections) every few seconds, so proofs rarely
+        // wait for a signature.
+        every(&api, std::time::Duration::from_secs(5), |a| {
+            let now = a.now();
+            a.engine.with_node(|n| {
+                if n.is_writer() {
+                    if let Err(e) = n.checkpoint(&a.key, now) {
+                        tracing::error!(error = %e, "sign checkpoints");
                     }
-                })
-                .await;
+                }
+            });
+            if let Err(e) = project(a) {
+                tracing::error!(error = %e, "update the projection tables");
             }
         });
         // On a shared store: follow the writer while another instance holds the lock, take
         // over when it goes, and step down when the lock is lost.
         if api.config.location.is_postgres() {
-            let follower = Arc::clone(&api);
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-                loop {
-                    tick.tick().await;
-                    let a = Arc::clone(&follower);
-                    let _ = tokio::task::spawn_blocking(move || {
-                        a.engine.with_node(|n| follow(n, &a.config.location))
-                    })
-                    .await;
-                }
+            every(&api, std::time::Duration::from_millis(200), |a| {
+                a.engine.with_node(|n| follow(n, &a.config.location))
             });
         }
         axum::serve(
@@ -661,6 +644,19 @@ pub fn serve(config: Config, listen: &str) -> Result<i32> {
     let node = api.shutdown();
     tracing::info!(clean = node.is_some(), "stopped");
     result.map(|()| 0)
+}
+
+/// Runs `work` on the blocking pool every `period`, one run at a time, until the runtime stops.
+fn every(api: &Arc<Api>, period: std::time::Duration, work: fn(&Api)) {
+    let api = Arc::clone(api);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let a = Arc::clone(&api);
+            let _ = tokio::task::spawn_blocking(move || work(&a)).await;
+        }
+    });
 }
 
 /// One projection pass on PostgreSQL: progress and writes outside the node, only the gathering
