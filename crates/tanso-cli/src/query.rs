@@ -184,6 +184,15 @@ pub type Touching = (Entry, [u8; 32], Vec<Event>);
 
 /// Every entry that touched the serial — its issuance and everything after — in chain then
 /// sequence order: one indexed query, then the entries read by (chain, seq).
+/// One entry that touched a serial, as the CLI (`--json`) and the API show it.
+pub fn history_item_json(e: &Entry, hash: &[u8; 32], events: &[Event]) -> serde_json::Value {
+    json!({
+        "chain": e.chain.to_string(), "seq": e.seq, "hash": hex::encode(hash),
+        "time": e.time.to_string(), "command_id": e.command_id.as_str(),
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+    })
+}
+
 pub fn history_of(
     store: &dyn Store,
     index: &HistoryIndex,
@@ -227,13 +236,7 @@ pub fn history(cli: &Cli, serial: u64, issuing: &str, json_out: bool) -> Result<
     if json_out {
         let v: Vec<_> = found
             .iter()
-            .map(|(e, h, evs)| {
-                json!({
-                    "chain": e.chain.to_string(), "seq": e.seq, "hash": hex::encode(h),
-                    "time": e.time.to_string(), "command_id": e.command_id.as_str(),
-                    "events": evs.iter().map(event_json).collect::<Vec<_>>(),
-                })
-            })
+            .map(|(e, h, evs)| history_item_json(e, h, evs))
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

@@ -1258,13 +1258,7 @@ fn list_serial_history(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let found = found.map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
     let items: Vec<Value> = found
         .iter()
-        .map(|(e, h, evs)| {
-            json!({
-                "chain": e.chain.to_string(), "seq": e.seq, "hash": hex::encode(h),
-                "time": e.time.to_string(), "command_id": e.command_id.as_str(),
-                "events": evs.iter().map(event_json).collect::<Vec<_>>(),
-            })
-        })
+        .map(|(e, h, evs)| crate::query::history_item_json(e, h, evs))
         .collect();
     json_ok(json!({"issuing": issuing.as_str(), "serial": serial, "items": items}))
 }
