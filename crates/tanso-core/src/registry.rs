@@ -778,6 +778,88 @@ impl RegistryState {
                 .is_none_or(|l| self.labels.get(labels) == l)
     }
 
+    /// The one set (attributes, labels) of `account` that `filter` matches: `None` if none
+    /// does, 3012 (ambiguous) if several do.
+    fn matching_set(&self, account: AccountId, filter: &SetFilter) -> R<Option<(u32, u32)>> {
+        let Some(set) = self.index.get(&account) else {
+            return Ok(None);
+        };
+        let mut found: Option<(u32, u32)> = None;
+        let mut cursor = (0u32, 0u32, 0u64);
+        while let Some(&(a, l, _)) = set.range(cursor..).next() {
+            if self.matches(filter, a, l) {
+                if found.is_some() {
+                    return Err(rej(
+                        Code::SELECTION_AMBIGUOUS,
+                        format!(
+                            "account {} holds several sets matching the selection",
+                            account.0
+                        ),
+                    ));
+                }
+                found = Some((a, l));
+            }
+            cursor = match l.checked_add(1) {
+                Some(n) => (a, n, 0),
+                None => match a.checked_add(1) {
+                    Some(na) => (na, 0, 0),
+                    None => break,
+                },
+            };
+        }
+        Ok(found)
+    }
+
+    /// The blocks a quantity takes from `account`: `(start, block, taken range)` in ascending
+    /// serial order within the one matching set, skipping held and frozen blocks; the last
+    /// one may be taken in part, its high end (TV-2).
+    fn plan_quantity(
+        &self,
+        account: AccountId,
+        quantity: Quantity,
+        filter: &SetFilter,
+    ) -> R<(RegistryId, Vec<(u64, Block, SerialRange)>)> {
+        let want = quantity.get();
+        let short = || {
+            rej(
+                Code::QUANTITY_EXCEEDS_AVAILABLE,
+                format!(
+                    "account {} has fewer than {want} units available",
+                    account.0
+                ),
+            )
+        };
+        let (Some((a, l)), Some(set)) = (
+            self.matching_set(account, filter)?,
+            self.index.get(&account),
+        ) else {
+            return Err(short());
+        };
+        let issuing = self.attrs.get(a).issuing;
+        let mut left = want;
+        let mut out = Vec::with_capacity(4);
+        for &(_, _, s) in set.range((a, l, 0)..=(a, l, u64::MAX)) {
+            let Some(b) = self.blocks.get(&(issuing, s)) else {
+                continue;
+            };
+            if !b.is_free() {
+                continue;
+            }
+            let n = b.len(s);
+            let (rs, take) = if n <= left {
+                (s, n)
+            } else {
+                (b.end - left + 1, left)
+            };
+            out.push((s, *b, SerialRange::new(rs, b.end)?));
+            left -= take;
+            if left == 0 {
+                return Ok((issuing, out));
+            }
+        }
+        Err(short())
+    }
+
     /// Picks the ranges a selection means. A quantity is taken from exactly one set, in
     /// ascending serial order, skipping held and frozen blocks; in the one block that is split
     /// the sender keeps the low end and the recipient gets the high end (TV-2).
@@ -790,73 +872,52 @@ impl RegistryState {
                 Ok(rs.clone())
             }
             UnitSelection::Quantity { quantity, filter } => {
-                let want = quantity.get();
-                let short = || {
-                    rej(
-                        Code::QUANTITY_EXCEEDS_AVAILABLE,
-                        format!(
-                            "account {} has fewer than {want} units available",
-                            account.0
-                        ),
-                    )
-                };
-                let Some(set) = self.index.get(&account) else {
-                    return Err(short());
-                };
-                let mut found: Option<(u32, u32)> = None;
-                let mut cursor = (0u32, 0u32, 0u64);
-                while let Some(&(a, l, _)) = set.range(cursor..).next() {
-                    if self.matches(filter, a, l) {
-                        if found.is_some() {
-                            return Err(rej(
-                                Code::SELECTION_AMBIGUOUS,
-                                format!(
-                                    "account {} holds several sets matching the selection",
-                                    account.0
-                                ),
-                            ));
-                        }
-                        found = Some((a, l));
-                    }
-                    cursor = match l.checked_add(1) {
-                        Some(n) => (a, n, 0),
-                        None => match a.checked_add(1) {
-                            Some(na) => (na, 0, 0),
-                            None => break,
-                        },
-                    };
-                }
-                let Some((a, l)) = found else {
-                    return Err(short());
-                };
-                let issuing = self.attrs.get(a).issuing;
-                let mut left = want;
-                let mut out = Vec::new();
-                for &(_, _, s) in set.range((a, l, 0)..=(a, l, u64::MAX)) {
-                    let Some(b) = self.blocks.get(&(issuing, s)) else {
-                        continue;
-                    };
-                    if !b.is_free() {
-                        continue;
-                    }
-                    let n = b.len(s);
-                    let (rs, take) = if n <= left {
-                        (s, n)
-                    } else {
-                        (b.end - left + 1, left)
-                    };
-                    out.push(IssuedRange {
-                        issuing,
-                        range: SerialRange::new(rs, b.end)?,
-                    });
-                    left -= take;
-                    if left == 0 {
-                        return Ok(out);
-                    }
-                }
-                Err(short())
+                let (issuing, plan) = self.plan_quantity(account, *quantity, filter)?;
+                Ok(plan
+                    .into_iter()
+                    .map(|(_, _, range)| IssuedRange { issuing, range })
+                    .collect())
             }
         }
+    }
+
+    /// Moves a quantity from `from` to `to` straight from its plan, and returns the ranges
+    /// moved: what `select` and then `move_units` would do, with the blocks already in hand
+    /// (every planned block is owned by `from` and free, so no carving, covering or re-check
+    /// is needed). The accounts must have been checked. Used by `decide` only; replay folds
+    /// the `Transferred` event through `move_units` with every check, and the property tests
+    /// compare the two states.
+    fn move_quantity(
+        &mut self,
+        from: AccountId,
+        to: AccountId,
+        quantity: Quantity,
+        filter: &SetFilter,
+    ) -> R<Vec<IssuedRange>> {
+        let (issuing, plan) = self.plan_quantity(from, quantity, filter)?;
+        let mut ranges = Vec::with_capacity(plan.len());
+        for (s, b, range) in plan {
+            debug_assert!(b.owner == from && b.is_free());
+            if range.start() == s {
+                self.put_block((issuing, s), Some(Block { owner: to, ..b }));
+            } else {
+                let cut = range.start();
+                self.put_block((issuing, s), Some(Block { end: cut - 1, ..b }));
+                self.put_block(
+                    (issuing, cut),
+                    Some(Block {
+                        owner: to,
+                        unit_start: b.unit_start + (cut - s),
+                        ..b
+                    }),
+                );
+            }
+            ranges.push(IssuedRange { issuing, range });
+        }
+        for r in &ranges {
+            self.merge_around(r);
+        }
+        Ok(ranges)
     }
 
     // ----- decide ---------------------------------------------------------------------------
@@ -1038,6 +1099,20 @@ impl RegistryState {
                 citation,
                 business_key,
             ),
+            Command::Transfer {
+                from,
+                to,
+                units: UnitSelection::Quantity { quantity, filter },
+            } => {
+                self.check_pair(*from, *to, AccountClass::can_receive_transfer, "transfers")?;
+                let ranges = self.move_quantity(*from, *to, *quantity, filter)?;
+                out.push(Event::Transferred {
+                    from: *from,
+                    to: *to,
+                    ranges,
+                });
+                Ok(())
+            }
             Command::Transfer { from, to, units } => {
                 self.check_pair(*from, *to, AccountClass::can_receive_transfer, "transfers")?;
                 let ranges = self.select(*from, units)?;
