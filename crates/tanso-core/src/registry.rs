@@ -896,26 +896,57 @@ impl RegistryState {
     ) -> R<Vec<IssuedRange>> {
         let (issuing, plan) = self.plan_quantity(from, quantity, filter)?;
         let mut ranges = Vec::with_capacity(plan.len());
+        let mut moved = Vec::with_capacity(plan.len());
         for (s, b, range) in plan {
             debug_assert!(b.owner == from && b.is_free());
-            if range.start() == s {
-                self.put_block((issuing, s), Some(Block { owner: to, ..b }));
-            } else {
-                let cut = range.start();
+            let cut = range.start();
+            let block = Block {
+                owner: to,
+                unit_start: b.unit_start + (cut - s),
+                ..b
+            };
+            if cut != s {
                 self.put_block((issuing, s), Some(Block { end: cut - 1, ..b }));
-                self.put_block(
-                    (issuing, cut),
-                    Some(Block {
-                        owner: to,
-                        unit_start: b.unit_start + (cut - s),
-                        ..b
-                    }),
-                );
             }
+            self.put_block((issuing, cut), Some(block));
+            moved.push((cut, block, cut == s));
             ranges.push(IssuedRange { issuing, range });
         }
-        for r in &ranges {
-            self.merge_around(r);
+        // Only a moved block can now merge, and only with its neighbours: the block after it,
+        // and the block before it unless that is the sender's low end of a split block.
+        // Moved blocks are taken in ascending order, so one may already have been merged
+        // into the one before it.
+        let mut last: Option<(u64, Block)> = None;
+        for (cut, block, whole) in moved {
+            let (mut start, mut cur) = match last {
+                Some((ls, lb)) if lb.end >= cut => (ls, lb),
+                _ => (cut, block),
+            };
+            if whole && start == cut {
+                let prev = self
+                    .blocks
+                    .range(..(issuing, cut))
+                    .next_back()
+                    .map(|(&k, &b)| (k, b));
+                if let Some(((pi, ps), p)) = prev {
+                    if pi == issuing && p.end + 1 == cut && Self::mergeable(&p, ps, &cur) {
+                        self.put_block((issuing, cut), None);
+                        cur = Block { end: cur.end, ..p };
+                        start = ps;
+                        self.put_block((issuing, start), Some(cur));
+                    }
+                }
+            }
+            if let Some(ne) = cur.end.checked_add(1) {
+                if let Some(&n) = self.blocks.get(&(issuing, ne)) {
+                    if Self::mergeable(&cur, start, &n) {
+                        self.put_block((issuing, ne), None);
+                        cur.end = n.end;
+                        self.put_block((issuing, start), Some(cur));
+                    }
+                }
+            }
+            last = Some((start, cur));
         }
         Ok(ranges)
     }
