@@ -55,6 +55,31 @@ pub fn answer_json(a: &Answer, dry_run: bool) -> Value {
     }
 }
 
+/// [`answer_json`] without the events of an accepted command: id, status, chain, seq, time
+/// and hash (the events are in the journal, `GET /api/v1/chains/{chain}/entries/{seq}`).
+/// Rejections are whole.
+pub fn answer_json_compact(a: &Answer, dry_run: bool) -> Value {
+    match &a.outcome {
+        Outcome::Accepted(x) => {
+            let mut v = accepted_json(
+                a.id.as_str(),
+                &x.chain,
+                x.seq,
+                &x.hash,
+                x.time,
+                &[],
+                a.replayed,
+                dry_run,
+            );
+            if let Some(m) = v.as_object_mut() {
+                m.remove("events");
+            }
+            v
+        }
+        Outcome::Rejected(_) => answer_json(a, dry_run),
+    }
+}
+
 pub fn run(cli: &Cli, file: &str, batch_max: usize) -> Result<i32> {
     let input: Box<dyn BufRead + Send> = if file == "-" {
         Box::new(BufReader::new(std::io::stdin()))

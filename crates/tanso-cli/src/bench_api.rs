@@ -30,6 +30,10 @@ pub struct ApiArgs {
     /// Accounts the transfers move between.
     #[arg(long, default_value_t = 1000)]
     accounts: u64,
+    /// Ask for every accepted transfer's events in the batch results (`?events=true`, the
+    /// API's default) instead of the compact results (`?events=false`: id, status, seq, hash).
+    #[arg(long)]
+    batch_events: bool,
     /// The shared directory holding bench/pg-anchor.
     #[arg(long, default_value = "../shared")]
     shared: PathBuf,
@@ -228,6 +232,7 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
         .map(|k| {
             let rep = rep.clone();
             let (accounts, size) = (a.accounts, a.batch);
+            let path = format!("/api/v1/commands/batch?events={}", a.batch_events);
             std::thread::spawn(move || -> Result<(u64, u64, Vec<u64>)> {
                 let mut c = Client::connect(addr, &rep)?;
                 let mut rng = Rng::new(2, k as u64);
@@ -240,7 +245,7 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
                         .collect();
                     let body = serde_json::to_vec(&items)?;
                     let t = Instant::now();
-                    let (s, resp) = c.request("POST", "/api/v1/commands/batch", &body)?;
+                    let (s, resp) = c.request("POST", &path, &body)?;
                     lat.push(t.elapsed().as_micros() as u64);
                     anyhow::ensure!(s == 200, "batch answered {s}");
                     let v: Value = serde_json::from_slice(&resp)?;
@@ -267,11 +272,12 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
     blat.sort_unstable();
     let batch_rate = bok as f64 / belapsed;
     println!(
-        "tanso-bench-api workload=batch{} transfers_per_s={batch_rate:.0} accepted={bok} other={bother} batches={} batch_p50_us={} batch_p99_us={} seconds={belapsed:.1}",
+        "tanso-bench-api workload=batch{} transfers_per_s={batch_rate:.0} accepted={bok} other={bother} batches={} batch_p50_us={} batch_p99_us={} seconds={belapsed:.1} results={}",
         a.batch,
         blat.len(),
         percentile(&blat, 0.5),
-        percentile(&blat, 0.99)
+        percentile(&blat, 0.99),
+        if a.batch_events { "with_events" } else { "compact" }
     );
     drop(c);
     rt.shutdown_timeout(Duration::from_secs(5));

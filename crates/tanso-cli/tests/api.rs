@@ -935,6 +935,129 @@ async fn commands_take_the_id_from_the_idempotency_key_and_bind_it() {
     assert_eq!(e["command_id"], "k-1");
 }
 
+/// A batch answers every command in the request's order, each as the single endpoint would:
+/// accepted, replayed, refused at the edge (malformed, not permitted), a dry run, rejected by
+/// the registry. With `?events=false` accepted results carry no events but the same seq and
+/// hash as the journal's entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_each_command_in_order_with_or_without_events() {
+    let f = Fixture::new().await;
+    let (s, v) = f
+        .call(
+            "admin",
+            "PUT",
+            "/api/v1/access_policies",
+            Some(json!({"trusted_account_delay_hours": 0})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = f
+        .call(
+            "rep",
+            "POST",
+            "/api/v1/registries/IND01/accounts/1003/trusted_accounts",
+            Some(json!({"trusted": 1002})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let ap = v["id"].as_str().expect("approval id").to_owned();
+    let (s, v) = f
+        .call(
+            "rep2",
+            "POST",
+            &format!("/api/v1/approvals/{ap}/approve"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let t = |id: &str, q: u64| json!({"id": id, "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": q});
+    let batch = |prefix: &str| {
+        json!([
+            t(&format!("{prefix}-1"), 1),
+            t(&format!("{prefix}-1"), 1),
+            "not an object",
+            {"id": format!("{prefix}-other"), "chain": "IND01", "command": "transfer", "from": 1002, "to": 1003, "quantity": 1},
+            {"id": format!("{prefix}-dry"), "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true},
+            t(&format!("{prefix}-huge"), u64::MAX / 2),
+            t(&format!("{prefix}-2"), 1),
+        ])
+    };
+    let mut seen_seqs = Vec::new();
+    // Account 1003 holds 4 units in the demo: two batches of two transfers of one unit.
+    for (query, events) in [("", true), ("?events=false", false)] {
+        let prefix = format!("b{}", query.len());
+        let (s, v) = f
+            .call(
+                "rep",
+                "POST",
+                &format!("/api/v1/commands/batch{query}"),
+                Some(batch(&prefix)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let r = v["results"].as_array().expect("results");
+        assert_eq!(r.len(), 7, "{v}");
+        let statuses: Vec<&str> = r
+            .iter()
+            .map(|x| x["status"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "accepted",
+                "accepted",
+                "rejected",
+                "rejected",
+                "would_accept",
+                "rejected",
+                "accepted"
+            ],
+            "{v}"
+        );
+        assert_eq!(r[0]["id"], json!(format!("{prefix}-1")));
+        assert_eq!(r[0]["replayed"], json!(false));
+        assert_eq!(r[1]["replayed"], json!(true));
+        assert_eq!(r[1]["seq"], r[0]["seq"]);
+        assert_eq!(codes(&r[2]), [6006]);
+        assert_eq!(codes(&r[3]), [6102]);
+        assert_eq!(r[4]["dry_run"], json!(true));
+        assert_eq!(codes(&r[5]), [3005]);
+        assert_eq!(r[5]["id"], json!(format!("{prefix}-huge")));
+        let s0 = r[0]["seq"].as_u64().expect("seq");
+        let s6 = r[6]["seq"].as_u64().expect("seq");
+        assert_eq!(s6, s0 + 1, "applied in order, next to each other");
+        for x in [&r[0], &r[6]] {
+            assert_eq!(x.get("events").is_some(), events, "{x}");
+            let seq = x["seq"].as_u64().expect("seq");
+            let (s, e) = f
+                .call(
+                    "auditor",
+                    "GET",
+                    &format!("/api/v1/chains/IND01/entries/{seq}"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{e}");
+            assert_eq!(e["hash"], x["hash"], "the result names the journal's entry");
+            if events {
+                assert_eq!(e["events"], x["events"]);
+            }
+            seen_seqs.push(seq);
+        }
+    }
+    seen_seqs.dedup();
+    assert_eq!(seen_seqs.len(), 4, "two batches, two new entries each");
+    let (s, v) = f
+        .call(
+            "rep",
+            "POST",
+            "/api/v1/commands/batch?events=maybe",
+            Some(json!([])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuance_waits_for_a_second_officer_who_is_not_its_maker() {
     let f = Fixture::new().await;

@@ -14,11 +14,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tanso_core::{Code, Rejection, Timestamp};
 use tanso_store::Store;
 
-type Reply = Sender<Answer>;
+/// Queued work: one command with its own answer channel, or many (a batch request) answered
+/// together on one channel, in order.
+enum Job {
+    One(Submission, Sender<Answer>),
+    Many(Vec<Submission>, Sender<Vec<Answer>>),
+}
 
-struct Job {
-    sub: Submission,
-    reply: Reply,
+impl Job {
+    fn len(&self) -> usize {
+        match self {
+            Job::One(..) => 1,
+            Job::Many(subs, _) => subs.len(),
+        }
+    }
+}
+
+/// Where the answers of a gathered batch go: `n` answers to one channel.
+enum Reply {
+    One(Sender<Answer>),
+    Many(usize, Sender<Vec<Answer>>),
 }
 
 /// The writer's clock: UTC microseconds.
@@ -62,16 +77,33 @@ impl<S: Store + 'static> Engine<S> {
         let sent = self
             .tx
             .as_ref()
-            .map(|tx| {
-                tx.send(Job {
-                    sub,
-                    reply: reply.clone(),
-                })
-                .is_ok()
-            })
-            .unwrap_or(false);
+            .is_some_and(|tx| tx.send(Job::One(sub, reply.clone())).is_ok());
         if !sent {
             let _ = reply.send(transient(id, "the writer has stopped"));
+        }
+        rx
+    }
+
+    /// Queues many commands as one job: they are applied in order in one batch (with whatever
+    /// else is queued, up to `batch_max` commands, unless the job alone is larger), and their
+    /// answers arrive together, in order, once durable: one channel instead of one per
+    /// command.
+    pub fn submit_many_async(&self, subs: Vec<Submission>) -> Receiver<Vec<Answer>> {
+        let (reply, rx) = bounded(1);
+        if subs.is_empty() {
+            let _ = reply.send(Vec::new());
+            return rx;
+        }
+        let unsent = match &self.tx {
+            Some(tx) => tx.send(Job::Many(subs, reply.clone())).err().map(|e| e.0),
+            None => Some(Job::Many(subs, reply.clone())),
+        };
+        if let Some(Job::Many(subs, _)) = unsent {
+            let _ = reply.send(
+                subs.into_iter()
+                    .map(|s| transient(s.id, "the writer has stopped"))
+                    .collect(),
+            );
         }
         rx
     }
@@ -132,32 +164,43 @@ fn writer_loop<S: Store>(
     let gather = std::time::Duration::from_micros(200);
     let mut last_len = 1usize;
     while let Ok(first) = rx.recv() {
+        let mut n = first.len();
         let mut jobs = vec![first];
         let deadline = std::time::Instant::now() + gather;
-        while jobs.len() < batch_max {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) if last_len > 1 && jobs.len() < last_len => {
+        while n < batch_max {
+            let next = match rx.try_recv() {
+                Ok(j) => j,
+                Err(_) if last_len > 1 && n < last_len => {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
                     match rx.recv_timeout(left) {
-                        Ok(j) => jobs.push(j),
+                        Ok(j) => j,
                         Err(_) => break,
                     }
                 }
                 Err(_) => break,
+            };
+            n += next.len();
+            jobs.push(next);
+        }
+        last_len = n;
+        let mut subs: Vec<Submission> = Vec::with_capacity(n);
+        let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            match j {
+                Job::One(sub, r) => {
+                    subs.push(sub);
+                    replies.push(Reply::One(r));
+                }
+                Job::Many(many, r) => {
+                    replies.push(Reply::Many(many.len(), r));
+                    subs.extend(many);
+                }
             }
         }
-        last_len = jobs.len();
-        let (subs, replies): (Vec<Submission>, Vec<Reply>) =
-            jobs.into_iter().map(|j| (j.sub, j.reply)).unzip();
         let ids: Vec<_> = subs.iter().map(|s| s.id.clone()).collect();
         let result = lock(&node).submit_batch(subs, clock());
         match result {
-            Ok(answers) => {
-                for (a, r) in answers.into_iter().zip(replies) {
-                    let _ = r.send(a);
-                }
-            }
+            Ok(answers) => deliver(answers, replies),
             Err(e) => {
                 let (code, why) = match &e {
                     NodeError::Fenced => (
@@ -173,9 +216,28 @@ fn writer_loop<S: Store>(
                         format!("storage failed: {other}"),
                     ),
                 };
-                for (id, r) in ids.into_iter().zip(replies) {
-                    let _ = r.send(transient_code(id, code, &why));
+                let answers = ids
+                    .into_iter()
+                    .map(|id| transient_code(id, code, &why))
+                    .collect();
+                deliver(answers, replies);
+            }
+        }
+    }
+}
+
+/// Sends each job its answers, in order.
+fn deliver(answers: Vec<Answer>, replies: Vec<Reply>) {
+    let mut answers = answers.into_iter();
+    for r in replies {
+        match r {
+            Reply::One(tx) => {
+                if let Some(a) = answers.next() {
+                    let _ = tx.send(a);
                 }
+            }
+            Reply::Many(n, tx) => {
+                let _ = tx.send(answers.by_ref().take(n).collect());
             }
         }
     }

@@ -69,6 +69,28 @@ pub fn content_hash(v: &Value) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// [`content_hash`] of the object without the member `skip`, computed without copying it: the
+/// same canonical bytes (members in sorted order, no whitespace).
+pub fn content_hash_without(obj: &serde_json::Map<String, Value>, skip: &str) -> [u8; 32] {
+    struct Without<'a>(&'a serde_json::Map<String, Value>, &'a str);
+    impl serde::Serialize for Without<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let n = self.0.len() - usize::from(self.0.contains_key(self.1));
+            let mut m = s.serialize_map(Some(n))?;
+            for (k, v) in self.0.iter().filter(|(k, _)| k.as_str() != self.1) {
+                m.serialize_entry(k, v)?;
+            }
+            m.end()
+        }
+    }
+    let bytes = serde_json::to_vec(&Without(obj, skip)).unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(b"tanso-command/1\0");
+    h.update(&bytes);
+    h.finalize().into()
+}
+
 /// Parses one line of `tanso apply` input (or one API request body).
 pub fn parse_line(line: &str, salt: SaltSource) -> Result<Parsed, Unbound> {
     let v: Value = serde_json::from_str(line).map_err(|e| Unbound {
@@ -114,9 +136,7 @@ pub fn parse_value(v: &Value, salt: SaltSource) -> Result<Parsed, Unbound> {
         Actor::parse(actor_s).map_err(|c| unbound(c, format!("actor {actor_s:?} is malformed")))?;
     let dry_run = obj.get("dry_run").and_then(Value::as_bool).unwrap_or(false);
     // The content hash covers everything but the dry-run flag.
-    let mut hashed = obj.clone();
-    hashed.remove("dry_run");
-    let content_hash = content_hash(&Value::Object(hashed));
+    let content_hash = content_hash_without(obj, "dry_run");
     let mut personal = Vec::new();
     let mut ctx = Ctx {
         chain: &chain,

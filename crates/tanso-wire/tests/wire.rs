@@ -187,3 +187,43 @@ fn every_documented_command_example_parses() {
         "no parsing example in docs/COMMANDS.md for {missing:?}"
     );
 }
+
+fn arb_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[a-z_\"\\\\é ]{0,6}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map("[a-z_]{0,7}", inner, 0..5)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+    /// The content hash computed without copying the command equals the hash of the copy with
+    /// the member removed (idempotency compares hashes stored by earlier versions).
+    #[test]
+    fn content_hash_without_a_member_equals_hashing_the_copy(
+        members in proptest::collection::btree_map("[a-z_]{0,7}", arb_json(), 0..6),
+        dry_run in proptest::option::of(proptest::prelude::any::<bool>()),
+        skip in proptest::prop_oneof![proptest::strategy::Just("dry_run".to_string()), "[a-z_]{0,7}"],
+    ) {
+        let mut obj: serde_json::Map<String, serde_json::Value> = members.into_iter().collect();
+        if let Some(d) = dry_run {
+            obj.insert("dry_run".into(), serde_json::Value::from(d));
+        }
+        let mut copy = obj.clone();
+        copy.remove(&skip);
+        proptest::prop_assert_eq!(
+            tanso_wire::content_hash_without(&obj, &skip),
+            tanso_wire::content_hash(&serde_json::Value::Object(copy))
+        );
+    }
+}

@@ -7,7 +7,7 @@ use super::access::{
 use super::openapi::{body, path, query, OpDoc};
 use super::perms::{has_role, judge, may_approve, may_read_account, Verdict};
 use super::{json_ok, lock, page, Api, ApiError, Gate, Reply, Req, Route};
-use crate::apply::{answer_json, submission};
+use crate::apply::{answer_json, answer_json_compact, submission};
 use crate::store::AnyStore;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -16,7 +16,7 @@ use tanso_core::checkpoint::SignedCheckpoint;
 use tanso_core::entry::{split_run, Entry};
 use tanso_core::*;
 use tanso_engine::proof::{build, entry_bytes, entry_hashes, InclusionProof};
-use tanso_engine::{Answer, Node, Outcome};
+use tanso_engine::{Answer, Node, Outcome, Submission};
 use tanso_store::Store;
 use tanso_wire::out::{event_json, rejection_json};
 use tanso_wire::{os_salt, parse_value};
@@ -125,7 +125,7 @@ fn build_table() -> Vec<Route> {
         r(post.clone(), "/api/v1/commands", "create_command", "commands", "Submits one command (the `tanso apply` JSON); the Idempotency-Key header carries its id", Roles(COMMANDERS), create_command,
           OpDoc::new("CommandAccepted").command().body(body("Command", json!({"id": "example-dry-run-1", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true})))),
         r(post.clone(), "/api/v1/commands/batch", "create_command_batch", "commands", "Submits many commands, applied in order with group commit; one result each", Roles(COMMANDERS), create_command_batch,
-          OpDoc::new("BatchResults").body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true}])))),
+          OpDoc::new("BatchResults").param(query("events", Some("true"), "false: each accepted result without its events (id, status, chain, seq, time, hash), for large batches")).body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true}])))),
         r(get.clone(), "/api/v1/approvals", "list_approvals", "controls", "Requests waiting for a second person (and decided ones), as far as the user may see them", Roles(APPROVERS), list_approvals,
           OpDoc::new("ApprovalList").param(query("status", Some("pending"), "pending, approved, rejected or all"))),
         r(post.clone(), "/api/v1/approvals/{approval}/approve", "approve_approval", "controls", "A second person approves a request: it is carried out", Roles(APPROVERS), approve_approval,
@@ -473,18 +473,35 @@ fn err_reply(e: ApiError) -> Reply {
 
 /// Checks, routes to approval, or submits one command.
 fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
-    let dry_run = v.get("dry_run").and_then(Value::as_bool) == Some(true);
-    match step_inner(api, user, v, key) {
-        // Refusals before the engine still say whether the request was a dry run.
-        Step::Done(mut r) if dry_run && r.body["status"] == "rejected" => {
-            r.body["dry_run"] = json!(true);
-            Step::Done(r)
-        }
-        s => s,
+    match check(api, user, v, key) {
+        Checked::Done(r) => Step::Done(r),
+        Checked::Submit(sub, dry_run) => Step::Waiting(api.engine.submit_async(sub), dry_run),
     }
 }
 
-fn step_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
+/// What the edge makes of one command before the engine.
+enum Checked {
+    /// Answered here: refused, or routed to a second person.
+    Done(Reply),
+    /// For the engine, with its dry-run flag.
+    Submit(Submission, bool),
+}
+
+/// Checks one command and routes it to approval, or readies it for the engine.
+fn check(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
+    let dry_run = v.get("dry_run").and_then(Value::as_bool) == Some(true);
+    match check_inner(api, user, v, key) {
+        // Refusals before the engine still say whether the request was a dry run.
+        Checked::Done(mut r) if dry_run && r.body["status"] == "rejected" => {
+            r.body["dry_run"] = json!(true);
+            Checked::Done(r)
+        }
+        c => c,
+    }
+}
+
+fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
+    use Checked as Step;
     let p = match prepare(user, v, key) {
         Ok(p) => p,
         Err(e) => return Step::Done(err_reply(e)),
@@ -572,7 +589,7 @@ fn step_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
             )));
         }
     }
-    Step::Waiting(api.engine.submit_async(submission(parsed)), dry_run)
+    Step::Submit(submission(parsed), dry_run)
 }
 
 fn approval_reply(ap: &Approval) -> Reply {
@@ -639,14 +656,14 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             format!("not valid JSON: {e}"),
         )
     })?;
-    let items = v.as_array().ok_or_else(|| {
-        reject(
+    let Value::Array(items) = v else {
+        return Err(reject(
             StatusCode::BAD_REQUEST,
             None,
             Code::MALFORMED_COMMAND,
             "a batch is a JSON array of commands",
-        )
-    })?;
+        ));
+    };
     let max = api.config.batch_commands_max;
     if items.len() > max {
         return Err(reject(
@@ -656,12 +673,46 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             format!("a batch holds at most {max} commands"),
         ));
     }
-    // Submit everything first so that the writer groups them, then collect in order.
-    let steps: Vec<Step> = items
-        .iter()
-        .map(|c| step(api, user, c.clone(), None))
+    let events = match req.query.get("events").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(ApiError::invalid("events is true or false")),
+    };
+    // Check every command, then hand the engine the ones for it as one job (one answer
+    // channel, applied in order), and answer in the request's order.
+    let mut slots: Vec<Result<Value, bool>> = Vec::with_capacity(items.len());
+    let mut subs = Vec::new();
+    for c in items {
+        match check(api, user, c, None) {
+            Checked::Done(r) => slots.push(Ok(r.body)),
+            Checked::Submit(sub, dry_run) => {
+                slots.push(Err(dry_run));
+                subs.push(sub);
+            }
+        }
+    }
+    let mut answers = api
+        .engine
+        .submit_many_async(subs)
+        .recv()
+        .ok()
+        .map(Vec::into_iter);
+    let results: Vec<Value> = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Ok(body) => body,
+            Err(dry_run) => match answers.as_mut().and_then(Iterator::next) {
+                Some(a) if events => answer_json(&a, dry_run),
+                Some(a) => answer_json_compact(&a, dry_run),
+                None => {
+                    err_reply(ApiError::unavailable(
+                        "the writer stopped; retry the same command",
+                    ))
+                    .body
+                }
+            },
+        })
         .collect();
-    let results: Vec<Value> = steps.into_iter().map(|s| finish(s).body).collect();
     json_ok(json!({"results": results}))
 }
 
