@@ -214,6 +214,9 @@ pub fn certificate_expired(year: u16, validity: u16, now: Timestamp) -> bool {
     }
 }
 
+/// Blocks a quantity takes: (block start, the block, the range taken from it).
+type Plan = Vec<(u64, Block, SerialRange)>;
+
 /// The state of one registry chain.
 #[derive(Clone)]
 pub struct RegistryState {
@@ -818,7 +821,7 @@ impl RegistryState {
         account: AccountId,
         quantity: Quantity,
         filter: &SetFilter,
-    ) -> R<(RegistryId, Vec<(u64, Block, SerialRange)>)> {
+    ) -> R<(RegistryId, Plan)> {
         let want = quantity.get();
         let short = || {
             rej(

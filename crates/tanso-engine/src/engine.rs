@@ -15,7 +15,9 @@ use tanso_core::{Code, Rejection, Timestamp};
 use tanso_store::Store;
 
 /// Queued work: one command with its own answer channel, or many (a batch request) answered
-/// together on one channel, in order.
+/// together on one channel, in order. (Single commands are the common case: they stay
+/// unboxed.)
+#[allow(clippy::large_enum_variant)]
 enum Job {
     One(Submission, Sender<Answer>),
     Many(Vec<Submission>, Sender<Vec<Answer>>),

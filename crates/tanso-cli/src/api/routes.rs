@@ -479,7 +479,9 @@ fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
     }
 }
 
-/// What the edge makes of one command before the engine.
+/// What the edge makes of one command before the engine. (Most commands are for the engine:
+/// that variant stays unboxed.)
+#[allow(clippy::large_enum_variant)]
 enum Checked {
     /// Answered here: refused, or routed to a second person.
     Done(Reply),
