@@ -7,6 +7,7 @@
 //! production, in replay, and in simulation.
 
 pub mod article6;
+mod blocks;
 pub mod ccts;
 pub mod chain;
 pub mod checkpoint;

@@ -214,8 +214,8 @@ pub fn certificate_expired(year: u16, validity: u16, now: Timestamp) -> bool {
     }
 }
 
-/// Blocks a quantity takes: (block start, the block, the range taken from it).
-type Plan = Vec<(u64, Block, SerialRange)>;
+/// Blocks a quantity takes: (block start, its slot, the block, the range taken from it).
+type Plan = Vec<(u64, u32, Block, SerialRange)>;
 
 /// The state of one registry chain.
 #[derive(Clone)]
@@ -227,10 +227,8 @@ pub struct RegistryState {
     pub(crate) currencies: BTreeMap<CurrencyCode, u8>,
     pub(crate) holders: BTreeMap<HolderId, Holder>,
     pub(crate) accounts: IdMap<AccountId, Account>,
-    pub(crate) blocks: BTreeMap<(RegistryId, u64), Block>,
-    /// Per account: (attrs, labels, start) of every block it owns — sets in ascending serial
-    /// order.
-    pub(crate) index: IdMap<AccountId, BTreeSet<(u32, u32, u64)>>,
+    /// Every block, by serial and per owner by set (`crate::blocks`).
+    pub(crate) blocks: crate::blocks::Blocks,
     pub(crate) attrs: Interner<UnitAttributes>,
     pub(crate) labels: Interner<Labels>,
     pub(crate) freeze_sets: Interner<Vec<u32>>,
@@ -275,8 +273,7 @@ impl RegistryState {
             currencies: BTreeMap::new(),
             holders: BTreeMap::new(),
             accounts: IdMap::default(),
-            blocks: BTreeMap::new(),
-            index: IdMap::default(),
+            blocks: Default::default(),
             attrs: Interner::new(),
             labels: Interner::new(),
             freeze_sets,
@@ -354,26 +351,14 @@ impl RegistryState {
     }
 
     pub(crate) fn put_block(&mut self, key: (RegistryId, u64), new: Option<Block>) {
-        let old = match new {
-            Some(b) => self.blocks.insert(key, b),
-            None => self.blocks.remove(&key),
-        };
-        let same_index = matches!((&old, &new), (Some(o), Some(n))
-            if o.owner == n.owner && o.attrs == n.attrs && o.labels == n.labels);
-        if !same_index {
-            if let Some(o) = &old {
-                if let Some(set) = self.index.get_mut(&o.owner) {
-                    set.remove(&(o.attrs, o.labels, key.1));
-                }
-            }
-            if let Some(n) = &new {
-                self.index
-                    .entry(n.owner)
-                    .or_default()
-                    .insert((n.attrs, n.labels, key.1));
-            }
-        }
+        let old = self.blocks.put(key, new);
         self.log(Undo::Block(key, old));
+    }
+
+    /// `put_block` of a block known to be in `slot` (from its owner's index).
+    fn put_block_at(&mut self, key: (RegistryId, u64), slot: u32, new: Block) {
+        let old = self.blocks.set_at(key, slot, new);
+        self.log(Undo::Block(key, Some(old)));
     }
 
     fn set_account(&mut self, id: AccountId, a: Account) {
@@ -473,22 +458,20 @@ impl RegistryState {
 
     /// The blocks an account owns, ascending by set then serial.
     pub fn holdings(&self, account: AccountId) -> Vec<BlockView> {
-        let Some(set) = self.index.get(&account) else {
+        let Some(set) = self.blocks.of(account) else {
             return Vec::new();
         };
         set.iter()
-            .filter_map(|&(a, _, s)| {
+            .map(|(&(a, _, s), &slot)| {
                 let issuing = self.attrs.get(a).issuing;
-                self.blocks
-                    .get(&(issuing, s))
-                    .map(|b| self.view(issuing, s, b))
+                self.view(issuing, s, self.blocks.at(slot))
             })
             .collect()
     }
 
     /// Number of blocks an account owns.
     pub fn holding_blocks(&self, account: AccountId) -> usize {
-        self.index.get(&account).map_or(0, |s| s.len())
+        self.blocks.of(account).map_or(0, |s| s.len())
     }
 
     /// The block containing a serial, if any.
@@ -784,12 +767,12 @@ impl RegistryState {
     /// The one set (attributes, labels) of `account` that `filter` matches: `None` if none
     /// does, 3012 (ambiguous) if several do.
     fn matching_set(&self, account: AccountId, filter: &SetFilter) -> R<Option<(u32, u32)>> {
-        let Some(set) = self.index.get(&account) else {
+        let Some(set) = self.blocks.of(account) else {
             return Ok(None);
         };
         let mut found: Option<(u32, u32)> = None;
         let mut cursor = (0u32, 0u32, 0u64);
-        while let Some(&(a, l, _)) = set.range(cursor..).next() {
+        while let Some((&(a, l, _), _)) = set.range(cursor..).next() {
             if self.matches(filter, a, l) {
                 if found.is_some() {
                     return Err(rej(
@@ -834,17 +817,15 @@ impl RegistryState {
         };
         let (Some((a, l)), Some(set)) = (
             self.matching_set(account, filter)?,
-            self.index.get(&account),
+            self.blocks.of(account),
         ) else {
             return Err(short());
         };
         let issuing = self.attrs.get(a).issuing;
         let mut left = want;
         let mut out = Vec::with_capacity(4);
-        for &(_, _, s) in set.range((a, l, 0)..=(a, l, u64::MAX)) {
-            let Some(b) = self.blocks.get(&(issuing, s)) else {
-                continue;
-            };
+        for (&(_, _, s), &slot) in set.range((a, l, 0)..=(a, l, u64::MAX)) {
+            let b = self.blocks.at(slot);
             if !b.is_free() {
                 continue;
             }
@@ -854,7 +835,7 @@ impl RegistryState {
             } else {
                 (b.end - left + 1, left)
             };
-            out.push((s, *b, SerialRange::new(rs, b.end)?));
+            out.push((s, slot, *b, SerialRange::new(rs, b.end)?));
             left -= take;
             if left == 0 {
                 return Ok((issuing, out));
@@ -878,7 +859,7 @@ impl RegistryState {
                 let (issuing, plan) = self.plan_quantity(account, *quantity, filter)?;
                 Ok(plan
                     .into_iter()
-                    .map(|(_, _, range)| IssuedRange { issuing, range })
+                    .map(|(_, _, _, range)| IssuedRange { issuing, range })
                     .collect())
             }
         }
@@ -900,7 +881,7 @@ impl RegistryState {
         let (issuing, plan) = self.plan_quantity(from, quantity, filter)?;
         let mut ranges = Vec::with_capacity(plan.len());
         let mut moved = Vec::with_capacity(plan.len());
-        for (s, b, range) in plan {
+        for (s, slot, b, range) in plan {
             debug_assert!(b.owner == from && b.is_free());
             let cut = range.start();
             let block = Block {
@@ -908,40 +889,50 @@ impl RegistryState {
                 unit_start: b.unit_start + (cut - s),
                 ..b
             };
-            if cut != s {
-                self.put_block((issuing, s), Some(Block { end: cut - 1, ..b }));
+            if cut == s {
+                // A whole block: rewritten in its slot, re-indexed under its new owner.
+                self.put_block_at((issuing, s), slot, block);
+            } else {
+                // The sender keeps the low end in place; the high end is a new block.
+                self.put_block_at((issuing, s), slot, Block { end: cut - 1, ..b });
+                self.put_block((issuing, cut), Some(block));
             }
-            self.put_block((issuing, cut), Some(block));
-            moved.push((cut, block, cut == s));
+            moved.push((cut, block));
             ranges.push(IssuedRange { issuing, range });
         }
-        // Only a moved block can now merge, and only with its neighbours: the block after it,
-        // and the block before it unless that is the sender's low end of a split block.
-        // Moved blocks are taken in ascending order, so one may already have been merged
-        // into the one before it.
+        // Only a moved block can now merge, and only with its neighbours, which are then the
+        // recipient's too, in the same set: the recipient's index finds them (the block
+        // before a split's high end is the sender's low end, never the recipient's). Moved
+        // blocks are in ascending order, so one may already have merged into the one before.
         let mut last: Option<(u64, Block)> = None;
-        for (cut, block, whole) in moved {
+        for (cut, block) in moved {
             let (mut start, mut cur) = match last {
                 Some((ls, lb)) if lb.end >= cut => (ls, lb),
                 _ => (cut, block),
             };
-            if whole && start == cut {
+            let (a, l) = (cur.attrs, cur.labels);
+            if start == cut {
                 let prev = self
                     .blocks
-                    .range(..(issuing, cut))
-                    .next_back()
-                    .map(|(&k, &b)| (k, b));
-                if let Some(((pi, ps), p)) = prev {
-                    if pi == issuing && p.end + 1 == cut && Self::mergeable(&p, ps, &cur) {
+                    .of(to)
+                    .and_then(|set| set.range((a, l, 0)..(a, l, cut)).next_back())
+                    .map(|(&(_, _, ps), &pslot)| (ps, pslot, *self.blocks.at(pslot)));
+                if let Some((ps, pslot, p)) = prev {
+                    if p.end + 1 == cut && Self::mergeable(&p, ps, &cur) {
                         self.put_block((issuing, cut), None);
                         cur = Block { end: cur.end, ..p };
                         start = ps;
-                        self.put_block((issuing, start), Some(cur));
+                        self.put_block_at((issuing, ps), pslot, cur);
                     }
                 }
             }
             if let Some(ne) = cur.end.checked_add(1) {
-                if let Some(&n) = self.blocks.get(&(issuing, ne)) {
+                let next = self
+                    .blocks
+                    .of(to)
+                    .and_then(|set| set.get(&(a, l, ne)))
+                    .map(|&nslot| *self.blocks.at(nslot));
+                if let Some(n) = next {
                     if Self::mergeable(&cur, start, &n) {
                         self.put_block((issuing, ne), None);
                         cur.end = n.end;
@@ -2382,7 +2373,7 @@ impl RegistryState {
                     ));
                 }
                 if *status == AccountStatus::Closed {
-                    let has_units = self.index.get(account).is_some_and(|s| !s.is_empty());
+                    let has_units = self.blocks.of(*account).is_some_and(|s| !s.is_empty());
                     let has_cash = self
                         .cash
                         .range((*account, CurrencyCode::parse("AAA")?)..)
@@ -2921,7 +2912,7 @@ impl RegistryState {
         h.update(&e.buf);
         e.buf.clear();
         e.len(self.blocks.len());
-        for (&(i, s), b) in &self.blocks {
+        for (&(i, s), b) in self.blocks.iter() {
             e.registry(&i);
             e.u64(s);
             e.u64(b.end);
@@ -3006,7 +2997,7 @@ impl RegistryState {
         let mut prev: Option<((RegistryId, u64), Block)> = None;
         let mut index: HashMap<AccountId, BTreeSet<(u32, u32, u64)>> = HashMap::new();
         let mut held: BTreeMap<u32, RangeSet> = BTreeMap::new();
-        for (&(i, s), b) in &self.blocks {
+        for (&(i, s), b) in self.blocks.iter() {
             if b.end < s {
                 return Err(format!("block {i} {s} ends before it starts"));
             }
@@ -3034,10 +3025,27 @@ impl RegistryState {
             }
             prev = Some(((i, s), *b));
         }
-        for (a, set) in &self.index {
-            if index.get(a).map_or(!set.is_empty(), |s| s != set) {
+        for (a, set) in self.blocks.owners() {
+            let keys: BTreeSet<(u32, u32, u64)> = set.keys().copied().collect();
+            if index.get(a).map_or(!keys.is_empty(), |s| *s != keys) {
                 return Err(format!("account index of {} disagrees with blocks", a.0));
             }
+            for (&(at, l, s), &slot) in set {
+                let b = self.blocks.at(slot);
+                let issuing = self.attrs.get(at).issuing;
+                if b.owner != *a
+                    || (b.attrs, b.labels) != (at, l)
+                    || self.blocks.get(&(issuing, s)) != Some(b)
+                {
+                    return Err(format!(
+                        "account index of {} names a slot that holds another block",
+                        a.0
+                    ));
+                }
+            }
+        }
+        if self.blocks.owners().map(|(_, s)| s.len()).sum::<usize>() != self.blocks.len() {
+            return Err("the account index and the serial order count different blocks".into());
         }
         for (id, h) in &self.holds {
             let from_blocks = held.remove(&h.ix).unwrap_or_default();
