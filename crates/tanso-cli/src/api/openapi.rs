@@ -293,6 +293,17 @@ fn schemas() -> Value {
             "id", "status", "replayed", "dry_run", "chain", "seq", "time", "events",
         ],
     );
+    // A batch's accepted result with `?events=false`: the same without its events.
+    let accepted_compact = object(
+        json!({
+            "id": s(), "status": {"type": "string", "enum": ["accepted", "would_accept"]},
+            "replayed": b(), "dry_run": b(), "chain": s(), "seq": int(), "time": s(),
+            "hash": hex64(),
+        }),
+        &[
+            "id", "status", "replayed", "dry_run", "chain", "seq", "time",
+        ],
+    );
     let approval = object(
         json!({
             "id": s(), "kind": {"type": "string", "enum": ["command", "trusted_account"]},
@@ -476,7 +487,8 @@ fn schemas() -> Value {
         "CommandBatch": arr(reference("Command")),
         "CommandAccepted": accepted,
         "AwaitingApproval": object(json!({"status": {"const": "awaiting_approval"}, "approval": reference("Approval")}), &["status", "approval"]),
-        "BatchResults": object(json!({"results": arr(json!({"oneOf": [reference("CommandAccepted"), reference("Error"), reference("AwaitingApproval")]}))}), &["results"]),
+        "CommandAcceptedCompact": accepted_compact,
+        "BatchResults": object(json!({"results": arr(json!({"oneOf": [reference("CommandAccepted"), reference("CommandAcceptedCompact"), reference("Error"), reference("AwaitingApproval")]}))}), &["results"]),
         "Approval": approval,
         "ApprovalList": items_of("Approval"),
         "TrustedAccountRequest": object(json!({"trusted": int()}), &["trusted"]),
