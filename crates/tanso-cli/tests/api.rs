@@ -203,6 +203,39 @@ impl Fixture {
     }
 }
 
+/// Account 1003's representatives put 1002 on its trusted list with no delay (one initiates,
+/// the other approves), so that the representative's transfers to 1002 need no second person.
+async fn trust_1002_from_1003_at_once(f: &Fixture) {
+    let (s, v) = f
+        .call(
+            "admin",
+            "PUT",
+            "/api/v1/access_policies",
+            Some(json!({"trusted_account_delay_hours": 0})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = f
+        .call(
+            "rep",
+            "POST",
+            "/api/v1/registries/IND01/accounts/1003/trusted_accounts",
+            Some(json!({"trusted": 1002})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let ap = v["id"].as_str().expect("approval id").to_owned();
+    let (s, v) = f
+        .call(
+            "rep2",
+            "POST",
+            &format!("/api/v1/approvals/{ap}/approve"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
 /// A retirement entry of IND01 in the demo (the first public retirement).
 async fn a_retirement(f: &Fixture) -> u64 {
     let (s, v) = f
@@ -825,34 +858,7 @@ async fn every_operation_answers_2xx_with_the_documented_body() {
 async fn commands_take_the_id_from_the_idempotency_key_and_bind_it() {
     let f = Fixture::new().await;
     // No approval needed: trust 1002 with no delay, then transfer.
-    let (s, v) = f
-        .call(
-            "admin",
-            "PUT",
-            "/api/v1/access_policies",
-            Some(json!({"trusted_account_delay_hours": 0})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = f
-        .call(
-            "rep",
-            "POST",
-            "/api/v1/registries/IND01/accounts/1003/trusted_accounts",
-            Some(json!({"trusted": 1002})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let ap = v["id"].as_str().expect("approval id").to_owned();
-    let (s, v) = f
-        .call(
-            "rep2",
-            "POST",
-            &format!("/api/v1/approvals/{ap}/approve"),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    trust_1002_from_1003_at_once(&f).await;
     let body =
         json!({"chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1});
     let send = |b: Value, key: &'static str| {
@@ -942,34 +948,7 @@ async fn commands_take_the_id_from_the_idempotency_key_and_bind_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_answers_each_command_in_order_with_or_without_events() {
     let f = Fixture::new().await;
-    let (s, v) = f
-        .call(
-            "admin",
-            "PUT",
-            "/api/v1/access_policies",
-            Some(json!({"trusted_account_delay_hours": 0})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = f
-        .call(
-            "rep",
-            "POST",
-            "/api/v1/registries/IND01/accounts/1003/trusted_accounts",
-            Some(json!({"trusted": 1002})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let ap = v["id"].as_str().expect("approval id").to_owned();
-    let (s, v) = f
-        .call(
-            "rep2",
-            "POST",
-            &format!("/api/v1/approvals/{ap}/approve"),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    trust_1002_from_1003_at_once(&f).await;
     let t = |id: &str, q: u64| json!({"id": id, "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": q});
     let batch = |prefix: &str| {
         json!([

@@ -5,29 +5,12 @@
 
 use std::collections::BTreeSet;
 use tanso_core::checks::Code;
-use tanso_core::*;
-use tanso_engine::{system_clock, Answer, Engine, Node, NodeConfig, Outcome, Submission};
+use tanso_engine::{Answer, Outcome};
 use tanso_store::memory::{InjectedFailure, MemoryStore};
 use tanso_store::Store;
 
-/// `open_registry` of registry `reg` (e.g. `ABC07`) under command id `id`.
-fn open_registry(id: &str, reg: &str) -> Submission {
-    let r = RegistryId::parse(reg).expect("registry id");
-    let mut content_hash = [0u8; 32];
-    content_hash[..5].copy_from_slice(&r.bytes());
-    Submission {
-        id: CommandId::parse(id).expect("command id"),
-        chain: ChainId::Registry(r),
-        actor: Actor::parse("tester").expect("actor"),
-        content_hash,
-        command: Ok(Command::OpenRegistry {
-            registry: r,
-            straddle: StraddlePolicy::ProRataDaysRemainderLast,
-        }),
-        personal: Vec::new(),
-        dry_run: false,
-    }
-}
+mod support;
+use support::{engine, open_registry};
 
 fn reg(t: usize, i: usize) -> String {
     let l = |n: usize| (b'A' + (n % 26) as u8) as char;
@@ -44,11 +27,7 @@ fn codes(a: &Answer) -> Vec<Code> {
 #[test]
 fn many_command_jobs_and_single_commands_are_answered_in_order() {
     let store = MemoryStore::new();
-    let engine = Engine::start(
-        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
-        64,
-        system_clock(),
-    );
+    let engine = engine(&store, 64);
     let threads = 4;
     let per_thread = 300;
     let answers: Vec<(usize, Vec<(String, Answer)>)> = std::thread::scope(|s| {
@@ -141,11 +120,7 @@ fn many_command_jobs_and_single_commands_are_answered_in_order() {
 #[test]
 fn a_failed_commit_answers_every_command_of_a_job_with_7001() {
     let store = MemoryStore::new();
-    let engine = Engine::start(
-        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
-        64,
-        system_clock(),
-    );
+    let engine = engine(&store, 64);
     store.fail_next_write(InjectedFailure::Lost);
     let subs = (0..5)
         .map(|i| open_registry(&format!("c{i}"), &reg(0, i)))

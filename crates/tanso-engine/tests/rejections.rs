@@ -6,32 +6,12 @@
 use std::collections::BTreeSet;
 use tanso_core::checks::Code;
 use tanso_core::*;
-use tanso_engine::{system_clock, Answer, Engine, Node, NodeConfig, Outcome, Submission};
+use tanso_engine::{Answer, Node, NodeConfig, Outcome, Submission};
 use tanso_store::memory::{InjectedFailure, MemoryStore};
 use tanso_store::Store;
 
-fn registry(s: &str) -> RegistryId {
-    RegistryId::parse(s).expect("registry id")
-}
-
-/// `open_registry` for `reg` under command id `id`; the content hash stands for the wire form.
-fn open_registry(id: &str, reg: &str) -> Submission {
-    let r = registry(reg);
-    let mut content_hash = [0u8; 32];
-    content_hash[..5].copy_from_slice(&r.bytes());
-    Submission {
-        id: CommandId::parse(id).expect("command id"),
-        chain: ChainId::Registry(r),
-        actor: Actor::parse("tester").expect("actor"),
-        content_hash,
-        command: Ok(Command::OpenRegistry {
-            registry: r,
-            straddle: StraddlePolicy::ProRataDaysRemainderLast,
-        }),
-        personal: Vec::new(),
-        dry_run: false,
-    }
-}
+mod support;
+use support::{engine, open_registry};
 
 fn dry(mut s: Submission) -> Submission {
     s.dry_run = true;
@@ -114,11 +94,7 @@ fn a_dry_run_on_a_chain_the_node_does_not_host_is_6005() {
 #[test]
 fn a_commit_that_fails_is_7001_and_not_bound() {
     let store = MemoryStore::new();
-    let engine = Engine::start(
-        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
-        16,
-        system_clock(),
-    );
+    let engine = engine(&store, 16);
     store.fail_next_write(InjectedFailure::Lost);
 
     let failed = engine.submit(open_registry("open-ind", "IND01"));
@@ -143,11 +119,7 @@ fn a_commit_that_fails_is_7001_and_not_bound() {
 #[test]
 fn a_commit_that_landed_despite_failing_is_replayed_after_restart() {
     let store = MemoryStore::new();
-    let engine = Engine::start(
-        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
-        16,
-        system_clock(),
-    );
+    let engine = engine(&store, 16);
     store.fail_next_write(InjectedFailure::Persisted);
     let failed = engine.submit(open_registry("open-ind", "IND01"));
     assert_eq!(rejection(&failed).codes(), [Code::STORAGE_UNAVAILABLE]);
@@ -167,11 +139,7 @@ fn a_commit_that_landed_despite_failing_is_replayed_after_restart() {
 #[test]
 fn a_writer_fenced_by_a_newer_one_is_7002() {
     let store = MemoryStore::new();
-    let engine = Engine::start(
-        Node::open(store.clone(), NodeConfig::default()).expect("open node"),
-        16,
-        system_clock(),
-    );
+    let engine = engine(&store, 16);
     let mut newer = Node::open(store.reopen(), NodeConfig::default()).expect("open newer node");
 
     let fenced = engine.submit(open_registry("open-ind", "IND01"));
