@@ -380,14 +380,7 @@ impl PgStore {
     /// Opens the store: connects, sets the search path and `synchronous_commit = on`, and
     /// checks that the schema was migrated to this build's version.
     pub fn open_with(url: &str, options: &PgOptions) -> StoreResult<PgStore> {
-        check_identifier(&options.schema, "schema")?;
-        let mut client = connect(url)?;
-        client
-            .batch_execute(&format!(
-                "SET search_path TO {}; SET synchronous_commit TO on;",
-                quote(&options.schema)
-            ))
-            .map_err(pg_error("configure session"))?;
+        let mut client = session(url, options)?;
         let migrated: bool = client
             .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
             .map_err(pg_error("look for the schema"))?

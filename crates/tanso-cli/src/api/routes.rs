@@ -503,10 +503,9 @@ fn check(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
 }
 
 fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
-    use Checked as Step;
     let p = match prepare(user, v, key) {
         Ok(p) => p,
-        Err(e) => return Step::Done(err_reply(e)),
+        Err(e) => return Checked::Done(err_reply(e)),
     };
     // A request already waiting for (or decided by) a second person answers from there.
     if let Some(ap) = lock(&api.access).approvals.get(&p.id) {
@@ -515,13 +514,13 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
             super::access::forget_personal(&mut probe);
         }
         if ap.kind == "command" && ap.payload == probe {
-            return Step::Done(approval_reply(ap));
+            return Checked::Done(approval_reply(ap));
         }
     }
     let mut salt = os_salt;
     let parsed = match parse_value(&p.value, &mut salt) {
         Ok(x) => x,
-        Err(u) => return Step::Done(unbound_reply(u.id.as_deref(), &u.rejection)),
+        Err(u) => return Checked::Done(unbound_reply(u.id.as_deref(), &u.rejection)),
     };
     let dry_run = parsed.dry_run;
     if let Ok(cmd) = &parsed.command {
@@ -540,7 +539,7 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
                 } else {
                     StatusCode::FORBIDDEN
                 };
-                return Step::Done(err_reply(reject(status, Some(&p.id), code, msg)));
+                return Checked::Done(err_reply(reject(status, Some(&p.id), code, msg)));
             }
             Verdict::NeedsApproval { .. } if dry_run => {}
             Verdict::NeedsApproval { reason, account } => {
@@ -571,7 +570,7 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
                     a.approvals.insert(id.clone(), ap.clone());
                     Ok(approval_reply(&ap))
                 });
-                return Step::Done(out.unwrap_or_else(err_reply));
+                return Checked::Done(out.unwrap_or_else(err_reply));
             }
         }
     } else {
@@ -583,7 +582,7 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
             .iter()
             .any(|g| g.covers_chain(&chain_s) || g.scope.starts_with(&format!("{chain_s}/")))
         {
-            return Step::Done(err_reply(reject(
+            return Checked::Done(err_reply(reject(
                 StatusCode::FORBIDDEN,
                 Some(&p.id),
                 Code::PERMISSION_DENIED,
@@ -591,7 +590,7 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
             )));
         }
     }
-    Step::Submit(submission(parsed), dry_run)
+    Checked::Submit(submission(parsed), dry_run)
 }
 
 fn approval_reply(ap: &Approval) -> Reply {
