@@ -3,12 +3,20 @@
 //! durable commit, and only then answers each caller (group commit). Reads take the same lock
 //! as the writer, so no read sees an effect before it is durable.
 //!
+//! A caller of `submit` (which waits for its answer anyway) that finds the engine idle (the
+//! last batch held one command, nothing is queued, and nobody holds the node) commits its
+//! command on its own thread instead: the same `submit_batch` under the same lock, with the
+//! same clock, but without the two thread wake-ups of a hand-off to the writer and back (on
+//! this project's virtual machines a wake-up costs tens of microseconds, a fifth of a durable
+//! commit; docs/BENCHMARKS.md). Under load the writer thread gathers as before.
+//!
 //! After a fatal storage error every later command gets the transient code 7001 (never bound
 //! to its id) and the process should restart from the store.
 
 use crate::node::{Answer, Node, NodeError, Outcome, Submission};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tanso_core::{Code, Rejection, Timestamp};
@@ -54,22 +62,44 @@ pub struct Engine<S: Store + 'static> {
     tx: Option<Sender<Job>>,
     node: Arc<Mutex<Node<S>>>,
     writer: Option<JoinHandle<()>>,
+    /// The writer's clock, read only with the node locked (so times are read in commit order).
+    clock: Arc<Mutex<Clock>>,
+    /// Commands in the last batch (the writer's or a direct one): 1 means no one else was
+    /// waiting.
+    last_len: Arc<AtomicUsize>,
+    /// Commands committed on their caller's thread.
+    direct: AtomicU64,
 }
 
 impl<S: Store + 'static> Engine<S> {
     pub fn start(node: Node<S>, batch_max: usize, clock: Clock) -> Self {
         let node = Arc::new(Mutex::new(node));
+        let clock = Arc::new(Mutex::new(clock));
+        let last_len = Arc::new(AtomicUsize::new(1));
         let (tx, rx) = unbounded::<Job>();
-        let n = Arc::clone(&node);
+        let shared = Shared {
+            node: Arc::clone(&node),
+            clock: Arc::clone(&clock),
+            last_len: Arc::clone(&last_len),
+        };
         let writer = std::thread::Builder::new()
             .name("tanso-writer".into())
-            .spawn(move || writer_loop(n, rx, batch_max.max(1), clock))
+            .spawn(move || writer_loop(shared, rx, batch_max.max(1)))
             .ok();
         Engine {
             tx: Some(tx),
             node,
             writer,
+            clock,
+            last_len,
+            direct: AtomicU64::new(0),
         }
+    }
+
+    /// How many commands `submit` committed on its caller's thread (the rest went through the
+    /// writer thread): an operator's view of how often the engine was idle.
+    pub fn direct_commits(&self) -> u64 {
+        self.direct.load(Ordering::Relaxed)
     }
 
     /// Queues a command; the answer arrives on the returned channel once durable.
@@ -110,12 +140,40 @@ impl<S: Store + 'static> Engine<S> {
         rx
     }
 
-    /// Submits a command and waits for its durable answer.
+    /// Submits a command and waits for its durable answer. When the engine is idle the command
+    /// is committed on this thread (see the module doc); otherwise it joins the writer's queue.
     pub fn submit(&self, sub: Submission) -> Answer {
         let id = sub.id.clone();
+        if let Some(mut node) = self.idle_node() {
+            self.last_len.store(1, Ordering::Relaxed);
+            self.direct.fetch_add(1, Ordering::Relaxed);
+            let now = read_clock(&self.clock);
+            let result = node.submit_batch(vec![sub], now);
+            drop(node);
+            return answers_of(result, vec![id.clone()])
+                .pop()
+                .unwrap_or_else(|| transient(id, "the node gave no answer"));
+        }
         self.submit_async(sub)
             .recv()
             .unwrap_or_else(|_| transient(id, "the writer has stopped"))
+    }
+
+    /// The node, locked, if nobody else is waiting or committing: the last batch held one
+    /// command, nothing is queued, and the lock is free.
+    fn idle_node(&self) -> Option<MutexGuard<'_, Node<S>>> {
+        let tx = self.tx.as_ref()?;
+        if self.last_len.load(Ordering::Relaxed) > 1 || !tx.is_empty() {
+            return None;
+        }
+        let node = match self.node.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        // Checked again under the lock: a command queued meanwhile goes with the writer's
+        // next batch, and this one joins it rather than committing alone ahead of it.
+        tx.is_empty().then_some(node)
     }
 
     /// Runs `f` with the node locked: reads see only durable effects.
@@ -136,10 +194,14 @@ impl<S: Store + 'static> Engine<S> {
     }
 }
 
-fn lock<S: Store>(m: &Mutex<Node<S>>) -> MutexGuard<'_, Node<S>> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a half-applied command (commands are
-    // all-or-nothing in the core), so the guard is still usable.
+    // all-or-nothing in the core), and a clock is stateless, so the guard is still usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read_clock(clock: &Mutex<Clock>) -> Timestamp {
+    (lock(clock))()
 }
 
 fn transient(id: tanso_core::CommandId, why: &str) -> Answer {
@@ -154,18 +216,20 @@ fn transient_code(id: tanso_core::CommandId, code: Code, why: &str) -> Answer {
     }
 }
 
-fn writer_loop<S: Store>(
+/// What the writer thread shares with the engine's callers.
+struct Shared<S: Store> {
     node: Arc<Mutex<Node<S>>>,
-    rx: Receiver<Job>,
-    batch_max: usize,
-    clock: Clock,
-) {
+    clock: Arc<Mutex<Clock>>,
+    last_len: Arc<AtomicUsize>,
+}
+
+fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize) {
     // Adaptive group commit: when the last batch held several commands (many clients are
     // waiting on their answers), wait a moment for the clients just answered to send their
     // next command, up to the last batch's size; a lone client never waits.
     let gather = std::time::Duration::from_micros(200);
-    let mut last_len = 1usize;
     while let Ok(first) = rx.recv() {
+        let last_len = shared.last_len.load(Ordering::Relaxed);
         let mut n = first.len();
         let mut jobs = vec![first];
         let deadline = std::time::Instant::now() + gather;
@@ -184,7 +248,7 @@ fn writer_loop<S: Store>(
             n += next.len();
             jobs.push(next);
         }
-        last_len = n;
+        shared.last_len.store(n, Ordering::Relaxed);
         let mut subs: Vec<Submission> = Vec::with_capacity(n);
         let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
         for j in jobs {
@@ -200,30 +264,41 @@ fn writer_loop<S: Store>(
             }
         }
         let ids: Vec<_> = subs.iter().map(|s| s.id.clone()).collect();
-        let result = lock(&node).submit_batch(subs, clock());
-        match result {
-            Ok(answers) => deliver(answers, replies),
-            Err(e) => {
-                let (code, why) = match &e {
-                    NodeError::Fenced => (
-                        Code::WRITER_FENCED,
-                        "another writer took over; retry at the current writer".to_string(),
-                    ),
-                    NodeError::Poisoned => (
-                        Code::STORAGE_UNAVAILABLE,
-                        "storage failed earlier; restart the node".to_string(),
-                    ),
-                    other => (
-                        Code::STORAGE_UNAVAILABLE,
-                        format!("storage failed: {other}"),
-                    ),
-                };
-                let answers = ids
-                    .into_iter()
-                    .map(|id| transient_code(id, code, &why))
-                    .collect();
-                deliver(answers, replies);
-            }
+        let result = {
+            let mut node = lock(&shared.node);
+            let now = read_clock(&shared.clock);
+            node.submit_batch(subs, now)
+        };
+        deliver(answers_of(result, ids), replies);
+    }
+}
+
+/// A batch's answers: the node's, or after a failed commit the same transient answer for every
+/// command (never bound to its id).
+fn answers_of(
+    result: Result<Vec<Answer>, NodeError>,
+    ids: Vec<tanso_core::CommandId>,
+) -> Vec<Answer> {
+    match result {
+        Ok(answers) => answers,
+        Err(e) => {
+            let (code, why) = match &e {
+                NodeError::Fenced => (
+                    Code::WRITER_FENCED,
+                    "another writer took over; retry at the current writer".to_string(),
+                ),
+                NodeError::Poisoned => (
+                    Code::STORAGE_UNAVAILABLE,
+                    "storage failed earlier; restart the node".to_string(),
+                ),
+                other => (
+                    Code::STORAGE_UNAVAILABLE,
+                    format!("storage failed: {other}"),
+                ),
+            };
+            ids.into_iter()
+                .map(|id| transient_code(id, code, &why))
+                .collect()
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The engine's jobs: single commands and many-command jobs (one answer channel per batch
 //! request) from several threads at once are applied in order and answered in order, each
 //! with its own outcome; a failed commit or a stopped writer answers every command of a job
-//! with a transient code.
+//! with a transient code. A lone caller of `submit` commits on its own thread, with the same
+//! answers, the same journal and the same failure handling as the writer's.
 
 use std::collections::BTreeSet;
 use tanso_core::checks::Code;
@@ -138,4 +139,67 @@ fn a_failed_commit_answers_every_command_of_a_job_with_7001() {
         .is_empty());
     drop(engine.shutdown());
     assert!(store.heads().expect("heads").is_empty(), "nothing landed");
+}
+
+#[test]
+fn a_lone_client_commits_on_its_own_thread_with_the_writers_answers() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    let mut seqs = Vec::new();
+    for i in 0..50 {
+        let a = engine.submit(open_registry(&format!("lone-{i}"), &reg(1, i)));
+        assert_eq!(a.id.as_str(), format!("lone-{i}"));
+        match &a.outcome {
+            Outcome::Accepted(x) => seqs.push((x.chain.to_string(), x.seq, x.hash)),
+            Outcome::Rejected(r) => panic!("lone-{i}: {:?}", r.codes()),
+        }
+        // The same id again: the stored acceptance, replayed.
+        let again = engine.submit(open_registry(&format!("lone-{i}"), &reg(1, i)));
+        assert!(again.replayed && codes(&again).is_empty());
+    }
+    assert_eq!(
+        engine.direct_commits(),
+        100,
+        "with nobody else waiting, every submit commits on its caller's thread"
+    );
+    // A queued job still goes through the writer thread, between direct commits.
+    let out = engine
+        .submit_many_async(vec![open_registry("queued", &reg(2, 0))])
+        .recv()
+        .expect("answer");
+    assert!(codes(&out[0]).is_empty());
+    assert_eq!(engine.direct_commits(), 100);
+    drop(engine.shutdown());
+    // Each answer is what the store holds: the head of its chain, at the answered seq.
+    let heads = store.heads().expect("heads");
+    assert_eq!(heads.len(), 51);
+    for (chain, seq, hash) in seqs {
+        let h = heads
+            .iter()
+            .find(|h| h.chain == chain)
+            .unwrap_or_else(|| panic!("{chain} stored"));
+        assert_eq!((h.seq, h.hash), (seq, hash), "{chain}");
+    }
+}
+
+#[test]
+fn a_failed_direct_commit_answers_7001_and_binds_nothing() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    let first = engine.submit(open_registry("d0", &reg(3, 0)));
+    assert!(codes(&first).is_empty());
+    store.fail_next_write(InjectedFailure::Lost);
+    let failed = engine.submit(open_registry("d1", &reg(3, 1)));
+    assert_eq!(codes(&failed), [Code::STORAGE_UNAVAILABLE]);
+    // The node is poisoned: later commands, direct or queued, get 7001 too.
+    let later = engine.submit(open_registry("d2", &reg(3, 2)));
+    assert_eq!(codes(&later), [Code::STORAGE_UNAVAILABLE]);
+    let queued = engine
+        .submit_many_async(vec![open_registry("d3", &reg(3, 3))])
+        .recv()
+        .expect("answer");
+    assert_eq!(codes(&queued[0]), [Code::STORAGE_UNAVAILABLE]);
+    assert_eq!(engine.direct_commits(), 3);
+    drop(engine.shutdown());
+    assert_eq!(store.heads().expect("heads").len(), 1, "only d0 landed");
 }
