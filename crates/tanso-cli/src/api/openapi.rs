@@ -15,6 +15,9 @@ pub struct Param {
     pub location: &'static str,
     pub example: Option<&'static str>,
     pub description: &'static str,
+    /// Whether the parameter names something that may not exist (404 when it does not); an
+    /// option such as `events` never does.
+    pub names_resource: bool,
 }
 
 pub fn path(name: &'static str, example: &'static str, description: &'static str) -> Param {
@@ -23,6 +26,7 @@ pub fn path(name: &'static str, example: &'static str, description: &'static str
         location: "path",
         example: Some(example),
         description,
+        names_resource: true,
     }
 }
 
@@ -36,6 +40,20 @@ pub fn query(
         location: "query",
         example,
         description,
+        names_resource: true,
+    }
+}
+
+/// A query parameter that is an option of the operation, naming nothing that could be missing
+/// (so it adds no 404 to the operation).
+pub fn option(
+    name: &'static str,
+    example: Option<&'static str>,
+    description: &'static str,
+) -> Param {
+    Param {
+        names_resource: false,
+        ..query(name, example, description)
     }
 }
 
@@ -145,7 +163,7 @@ fn operation(r: &super::Route) -> Value {
         );
         responses.insert("403".into(), error_response("not allowed (6102)"));
     }
-    if d.not_found || !d.params.is_empty() {
+    if d.not_found || d.params.iter().any(|p| p.names_resource) {
         responses.insert("404".into(), error_response("no such resource (6106)"));
     }
     if d.body.is_some() {

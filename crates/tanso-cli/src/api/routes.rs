@@ -4,7 +4,7 @@
 use super::access::{
     approval_json, parse_grant, user_json, Approval, Grant, Role, TrustedEntry, User,
 };
-use super::openapi::{body, path, query, OpDoc};
+use super::openapi::{body, option, path, query, OpDoc};
 use super::perms::{has_role, judge, may_approve, may_read_account, Verdict};
 use super::{json_ok, lock, page, Api, ApiError, Gate, Reply, Req, Route};
 use crate::apply::{answer_json, answer_json_compact, submission};
@@ -125,9 +125,9 @@ fn build_table() -> Vec<Route> {
         r(post.clone(), "/api/v1/commands", "create_command", "commands", "Submits one command (the `tanso apply` JSON); the Idempotency-Key header carries its id", Roles(COMMANDERS), create_command,
           OpDoc::new("CommandAccepted").command().body(body("Command", json!({"id": "example-dry-run-1", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true})))),
         r(post.clone(), "/api/v1/commands/batch", "create_command_batch", "commands", "Submits many commands, applied in order with group commit; one result each", Roles(COMMANDERS), create_command_batch,
-          OpDoc::new("BatchResults").param(query("events", Some("true"), "false: each accepted result without its events (id, status, chain, seq, time, hash), for large batches")).body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true}])))),
+          OpDoc::new("BatchResults").param(option("events", Some("true"), "false: each accepted result without its events (id, status, chain, seq, time, hash), for large batches")).body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true}])))),
         r(get.clone(), "/api/v1/approvals", "list_approvals", "controls", "Requests waiting for a second person (and decided ones), as far as the user may see them", Roles(APPROVERS), list_approvals,
-          OpDoc::new("ApprovalList").param(query("status", Some("pending"), "pending, approved, rejected or all"))),
+          OpDoc::new("ApprovalList").param(option("status", Some("pending"), "pending, approved, rejected or all"))),
         r(post.clone(), "/api/v1/approvals/{approval}/approve", "approve_approval", "controls", "A second person approves a request: it is carried out", Roles(APPROVERS), approve_approval,
           OpDoc::new("Approval").param(path("approval", "example-approval-1", "approval id")).command()),
         r(post.clone(), "/api/v1/approvals/{approval}/reject", "reject_approval", "controls", "A second person refuses a request", Roles(APPROVERS), reject_approval,
@@ -444,13 +444,6 @@ fn answer_reply(a: &Answer, dry_run: bool) -> Reply {
     }
 }
 
-enum Step {
-    /// Answered without the engine.
-    Done(Reply),
-    /// Submitted: the answer will come.
-    Waiting(crossbeam_channel::Receiver<Answer>, bool),
-}
-
 fn unbound_reply(id: Option<&str>, rej: &Rejection) -> Reply {
     Reply {
         status: if rej.codes().contains(&Code::MALFORMED_COMMAND)
@@ -471,11 +464,12 @@ fn err_reply(e: ApiError) -> Reply {
     }
 }
 
-/// Checks, routes to approval, or submits one command.
-fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Step {
+/// Checks, routes to approval, or submits one command and waits for its durable answer
+/// (`Engine::submit`: on this thread when the engine is idle).
+fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Reply {
     match check(api, user, v, key) {
-        Checked::Done(r) => Step::Done(r),
-        Checked::Submit(sub, dry_run) => Step::Waiting(api.engine.submit_async(sub), dry_run),
+        Checked::Done(r) => r,
+        Checked::Submit(sub, dry_run) => answer_reply(&api.engine.submit(sub), dry_run),
     }
 }
 
@@ -610,18 +604,6 @@ fn approval_reply(ap: &Approval) -> Reply {
     }
 }
 
-fn finish(s: Step) -> Reply {
-    match s {
-        Step::Done(r) => r,
-        Step::Waiting(rx, dry_run) => match rx.recv() {
-            Ok(a) => answer_reply(&a, dry_run),
-            Err(_) => err_reply(ApiError::unavailable(
-                "the writer stopped; retry the same command",
-            )),
-        },
-    }
-}
-
 fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let user = req.user()?;
     let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
@@ -644,7 +626,7 @@ fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
         })?),
     };
     // Failures keep the engine's envelope (id, replayed, dry_run) with their status.
-    Ok(finish(step(api, user, v, key)))
+    Ok(step(api, user, v, key))
 }
 
 fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
