@@ -4,11 +4,12 @@
 //! as the writer, so no read sees an effect before it is durable.
 //!
 //! A caller of `submit` (which waits for its answer anyway) that finds the engine idle (the
-//! last batch held one command, nothing is queued, and nobody holds the node) commits its
-//! command on its own thread instead: the same `submit_batch` under the same lock, with the
-//! same clock, but without the two thread wake-ups of a hand-off to the writer and back (on
-//! this project's virtual machines a wake-up costs tens of microseconds, a fifth of a durable
-//! commit; docs/BENCHMARKS.md). Under load the writer thread gathers as before.
+//! last batch held one command, no job sent to the writer is unanswered, and nobody holds the
+//! node) commits its command on its own thread instead: the same `submit_batch` under the same
+//! lock, with the same clock, but without the two thread wake-ups of a hand-off to the writer
+//! and back (on this project's virtual machines a wake-up costs tens of microseconds, a fifth
+//! of a durable commit; docs/BENCHMARKS.md). Under load the writer thread gathers as before,
+//! and a queued job never waits behind more than the one direct commit already under way.
 //!
 //! After a fatal storage error every later command gets the transient code 7001 (never bound
 //! to its id) and the process should restart from the store.
@@ -67,6 +68,11 @@ pub struct Engine<S: Store + 'static> {
     /// Commands in the last batch (the writer's or a direct one): 1 means no one else was
     /// waiting.
     last_len: Arc<AtomicUsize>,
+    /// Jobs sent to the writer thread and not yet answered. A direct commit starts only when
+    /// there are none, so a queued job never waits behind more than the one direct commit
+    /// already under way (a lone client committing in a loop would otherwise barge past the
+    /// writer for the lock, again and again).
+    pending: Arc<AtomicUsize>,
     /// Commands committed on their caller's thread.
     direct: AtomicU64,
 }
@@ -76,11 +82,13 @@ impl<S: Store + 'static> Engine<S> {
         let node = Arc::new(Mutex::new(node));
         let clock = Arc::new(Mutex::new(clock));
         let last_len = Arc::new(AtomicUsize::new(1));
+        let pending = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = unbounded::<Job>();
         let shared = Shared {
             node: Arc::clone(&node),
             clock: Arc::clone(&clock),
             last_len: Arc::clone(&last_len),
+            pending: Arc::clone(&pending),
         };
         let writer = std::thread::Builder::new()
             .name("tanso-writer".into())
@@ -92,6 +100,7 @@ impl<S: Store + 'static> Engine<S> {
             writer,
             clock,
             last_len,
+            pending,
             direct: AtomicU64::new(0),
         }
     }
@@ -106,11 +115,13 @@ impl<S: Store + 'static> Engine<S> {
     pub fn submit_async(&self, sub: Submission) -> Receiver<Answer> {
         let (reply, rx) = bounded(1);
         let id = sub.id.clone();
+        self.pending.fetch_add(1, Ordering::SeqCst);
         let sent = self
             .tx
             .as_ref()
             .is_some_and(|tx| tx.send(Job::One(sub, reply.clone())).is_ok());
         if !sent {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
             let _ = reply.send(transient(id, "the writer has stopped"));
         }
         rx
@@ -126,11 +137,13 @@ impl<S: Store + 'static> Engine<S> {
             let _ = reply.send(Vec::new());
             return rx;
         }
+        self.pending.fetch_add(1, Ordering::SeqCst);
         let unsent = match &self.tx {
             Some(tx) => tx.send(Job::Many(subs, reply.clone())).err().map(|e| e.0),
             None => Some(Job::Many(subs, reply.clone())),
         };
         if let Some(Job::Many(subs, _)) = unsent {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
             let _ = reply.send(
                 subs.into_iter()
                     .map(|s| transient(s.id, "the writer has stopped"))
@@ -160,10 +173,10 @@ impl<S: Store + 'static> Engine<S> {
     }
 
     /// The node, locked, if nobody else is waiting or committing: the last batch held one
-    /// command, nothing is queued, and the lock is free.
+    /// command, no job sent to the writer thread is unanswered, and the lock is free.
     fn idle_node(&self) -> Option<MutexGuard<'_, Node<S>>> {
         let tx = self.tx.as_ref()?;
-        if self.last_len.load(Ordering::Relaxed) > 1 || !tx.is_empty() {
+        if self.last_len.load(Ordering::Relaxed) > 1 || self.pending.load(Ordering::SeqCst) > 0 {
             return None;
         }
         let node = match self.node.try_lock() {
@@ -173,7 +186,7 @@ impl<S: Store + 'static> Engine<S> {
         };
         // Checked again under the lock: a command queued meanwhile goes with the writer's
         // next batch, and this one joins it rather than committing alone ahead of it.
-        tx.is_empty().then_some(node)
+        (self.pending.load(Ordering::SeqCst) == 0 && tx.is_empty()).then_some(node)
     }
 
     /// Runs `f` with the node locked: reads see only durable effects.
@@ -221,6 +234,7 @@ struct Shared<S: Store> {
     node: Arc<Mutex<Node<S>>>,
     clock: Arc<Mutex<Clock>>,
     last_len: Arc<AtomicUsize>,
+    pending: Arc<AtomicUsize>,
 }
 
 fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize) {
@@ -269,6 +283,9 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
             let now = read_clock(&shared.clock);
             node.submit_batch(subs, now)
         };
+        // The jobs are durable (or failed) and about to be answered: a caller that finds the
+        // engine idle from here on may commit directly.
+        shared.pending.fetch_sub(replies.len(), Ordering::SeqCst);
         deliver(answers_of(result, ids), replies);
     }
 }

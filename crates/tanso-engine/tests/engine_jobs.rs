@@ -2,7 +2,8 @@
 //! request) from several threads at once are applied in order and answered in order, each
 //! with its own outcome; a failed commit or a stopped writer answers every command of a job
 //! with a transient code. A lone caller of `submit` commits on its own thread, with the same
-//! answers, the same journal and the same failure handling as the writer's.
+//! answers, the same journal and the same failure handling as the writer's, and never makes a
+//! queued job wait behind more than the one commit it already has under way.
 
 use std::collections::BTreeSet;
 use tanso_core::checks::Code;
@@ -202,4 +203,59 @@ fn a_failed_direct_commit_answers_7001_and_binds_nothing() {
     assert_eq!(engine.direct_commits(), 3);
     drop(engine.shutdown());
     assert_eq!(store.heads().expect("heads").len(), 1, "only d0 landed");
+}
+
+#[test]
+fn a_queued_job_is_not_starved_by_a_lone_client_committing_directly() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    let done = AtomicBool::new(false);
+    let time_of = |a: &Answer| match &a.outcome {
+        Outcome::Accepted(x) => x.time,
+        Outcome::Rejected(r) => panic!("{}: {:?}", a.id.as_str(), r.codes()),
+    };
+    let (limit, rounds) = (60_000, 20);
+    let (jobs, loop_times) = std::thread::scope(|s| {
+        let looping = s.spawn(|| {
+            let mut times = Vec::new();
+            while times.len() < limit && !done.load(SeqCst) {
+                let i = times.len();
+                times.push(time_of(
+                    &engine.submit(open_registry(&format!("loop-{i}"), &reg(4, i))),
+                ));
+            }
+            times
+        });
+        // Each round: let the lone client commit directly for a while, then queue a job and
+        // note when it was sent and when it was committed.
+        let mut jobs = Vec::new();
+        for r in 0..rounds {
+            let start = engine.direct_commits();
+            while engine.direct_commits() < start + 100 {
+                std::thread::yield_now();
+            }
+            let answer = engine
+                .submit_many_async(vec![open_registry(&format!("queued-job-{r}"), &reg(5, r))]);
+            let sent_at = tanso_engine::system_clock()();
+            let out = answer.recv().expect("answer");
+            jobs.push((sent_at, time_of(&out[0])));
+        }
+        done.store(true, SeqCst);
+        (jobs, looping.join().expect("loop thread"))
+    });
+    assert!(loop_times.len() < limit, "the loop ran to its end first");
+    // Commits are timed by the engine's clock when they are made. Once a job is queued, the
+    // lone client's commits join it instead of going ahead of it: at most the one already
+    // under way is made in between.
+    for (r, (sent_at, job_time)) in jobs.into_iter().enumerate() {
+        let ahead = loop_times
+            .iter()
+            .filter(|t| **t >= sent_at && **t < job_time)
+            .count();
+        assert!(
+            ahead <= 1,
+            "round {r}: the queued job waited behind {ahead} commits of the lone client"
+        );
+    }
 }
