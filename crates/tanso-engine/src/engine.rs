@@ -175,7 +175,7 @@ impl<S: Store + 'static> Engine<S> {
     /// The node, locked, if nobody else is waiting or committing: the last batch held one
     /// command, no job sent to the writer thread is unanswered, and the lock is free.
     fn idle_node(&self) -> Option<MutexGuard<'_, Node<S>>> {
-        let tx = self.tx.as_ref()?;
+        self.tx.as_ref()?;
         if self.last_len.load(Ordering::Relaxed) > 1 || self.pending.load(Ordering::SeqCst) > 0 {
             return None;
         }
@@ -185,8 +185,9 @@ impl<S: Store + 'static> Engine<S> {
             Err(TryLockError::WouldBlock) => return None,
         };
         // Checked again under the lock: a command queued meanwhile goes with the writer's
-        // next batch, and this one joins it rather than committing alone ahead of it.
-        (self.pending.load(Ordering::SeqCst) == 0 && tx.is_empty()).then_some(node)
+        // next batch, and this one joins it rather than committing alone ahead of it. (The
+        // count covers the channel: it is raised before a job is sent.)
+        (self.pending.load(Ordering::SeqCst) == 0).then_some(node)
     }
 
     /// Runs `f` with the node locked: reads see only durable effects.
