@@ -38,6 +38,11 @@ impl Entry {
     /// The canonical body bytes.
     pub fn body(&self) -> Vec<u8> {
         let mut e = Enc::new();
+        self.encode_into(&mut e);
+        e.buf
+    }
+
+    fn encode_into(&self, e: &mut Enc) {
         e.u8(ENTRY_FORMAT_VERSION);
         e.chain(&self.chain);
         e.u64(self.seq);
@@ -50,7 +55,6 @@ impl Entry {
         for ev in &self.events {
             e.event(ev);
         }
-        e.buf
     }
 
     pub fn hash_of_body(body: &[u8]) -> [u8; 32] {
@@ -62,10 +66,17 @@ impl Entry {
 
     /// Appends the stored form to `out` and returns the entry hash.
     pub fn write_to(&self, out: &mut Vec<u8>) -> [u8; 32] {
-        let body = self.body();
-        let hash = Self::hash_of_body(&body);
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        out.extend_from_slice(&body);
+        // Encoded in place, after room for its length, so the body is never copied.
+        let start = out.len();
+        let mut e = Enc {
+            buf: std::mem::take(out),
+        };
+        e.buf.extend_from_slice(&[0; 4]);
+        self.encode_into(&mut e);
+        *out = e.buf;
+        let len = out.len() - start - 4;
+        out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        let hash = Self::hash_of_body(&out[start + 4..]);
         out.extend_from_slice(&hash);
         hash
     }
@@ -138,4 +149,41 @@ pub fn split_run(mut bytes: &[u8]) -> Result<Vec<RawEntry<'_>>, DecodeError> {
         bytes = &bytes[total..];
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64) -> Entry {
+        Entry {
+            chain: ChainId::parse("IND01").unwrap(),
+            seq,
+            time: Timestamp(1_700_000_000_000_000 + seq as i64),
+            actor: Actor::parse("officer").unwrap(),
+            command_id: CommandId::parse(&format!("cmd-{seq}")).unwrap(),
+            command_hash: [seq as u8; 32],
+            prev_hash: [0xab; 32],
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn write_to_appends_length_body_and_hash_after_what_is_there() {
+        let mut out = b"earlier".to_vec();
+        let mut want = out.clone();
+        for seq in 1..=3 {
+            let e = entry(seq);
+            let body = e.body();
+            let hash = Entry::hash_of_body(&body);
+            assert_eq!(e.write_to(&mut out), hash);
+            want.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            want.extend_from_slice(&body);
+            want.extend_from_slice(&hash);
+            assert_eq!(out, want);
+        }
+        let raws = split_run(&out[b"earlier".len()..]).unwrap();
+        assert_eq!(raws.len(), 3);
+        assert_eq!(Entry::decode_body(raws[2].body).unwrap(), entry(3));
+    }
 }

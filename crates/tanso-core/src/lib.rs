@@ -21,6 +21,7 @@ pub mod merkle;
 pub mod model;
 pub mod rangeset;
 pub mod registry;
+pub mod sha;
 pub mod units;
 
 pub use chain::ChainState;

@@ -46,19 +46,12 @@ pub fn empty_root() -> Hash {
 
 /// `SHA-256(0x00 || entry_hash)`.
 pub fn leaf_hash(entry_hash: &Hash) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([LEAF_PREFIX]);
-    hasher.update(entry_hash);
-    hasher.finalize().into()
+    crate::sha::short(&[&[LEAF_PREFIX], entry_hash])
 }
 
 /// `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([NODE_PREFIX]);
-    hasher.update(left);
-    hasher.update(right);
-    hasher.finalize().into()
+    crate::sha::short(&[&[NODE_PREFIX], left, right])
 }
 
 /// The largest power of two strictly less than `n`; `n` must be at least 2.

@@ -770,6 +770,16 @@ impl RegistryState {
         let Some(set) = self.blocks.of(account) else {
             return Ok(None);
         };
+        // The common case, an account holding one set: its first and last keys say so without
+        // a search for the next set.
+        let (Some((&(a, l, _), _)), Some((&(za, zl, _), _))) =
+            (set.first_key_value(), set.last_key_value())
+        else {
+            return Ok(None);
+        };
+        if (a, l) == (za, zl) {
+            return Ok(self.matches(filter, a, l).then_some((a, l)));
+        }
         let mut found: Option<(u32, u32)> = None;
         let mut cursor = (0u32, 0u32, 0u64);
         while let Some((&(a, l, _), _)) = set.range(cursor..).next() {
@@ -823,7 +833,22 @@ impl RegistryState {
         let issuing = self.attrs.get(a).issuing;
         let mut left = want;
         let mut out = Vec::with_capacity(4);
-        for (&(_, _, s), &slot) in set.range((a, l, 0)..=(a, l, u64::MAX)) {
+        // An account with one set is walked from its first block, without a range search.
+        let one_set = set
+            .last_key_value()
+            .is_some_and(|(&(za, zl, _), _)| (za, zl) == (a, l))
+            && set
+                .first_key_value()
+                .is_some_and(|(&(fa, fl, _), _)| (fa, fl) == (a, l));
+        let (mut all, mut part);
+        let blocks: &mut dyn Iterator<Item = (&crate::blocks::SetKey, &u32)> = if one_set {
+            all = set.iter();
+            &mut all
+        } else {
+            part = set.range((a, l, 0)..=(a, l, u64::MAX));
+            &mut part
+        };
+        for (&(_, _, s), &slot) in blocks {
             let b = self.blocks.at(slot);
             if !b.is_free() {
                 continue;

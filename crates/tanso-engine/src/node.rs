@@ -11,11 +11,11 @@
 use crate::chains::{load_chain, ChainFault, ChainRt};
 use crate::outcome::{decode_rejection, encode_rejection};
 use ed25519_dalek::SigningKey;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use tanso_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use tanso_core::entry::{split_run, Entry};
+use tanso_core::sha::Midstate;
 use tanso_core::*;
 use tanso_store::{
     CheckpointRecord, CommitBatch, EntryRun, PersonalRecord, RejectionRecord, Store, StoreError,
@@ -141,8 +141,8 @@ fn fingerprint(id: &CommandId) -> u64 {
 /// entries and rejections.
 #[derive(Clone)]
 pub struct Hmac {
-    inner: Sha256,
-    outer: Sha256,
+    inner: Midstate,
+    outer: Midstate,
 }
 
 impl Hmac {
@@ -154,20 +154,17 @@ impl Hmac {
             opad[i] ^= k;
         }
         Hmac {
-            inner: Sha256::new().chain_update(ipad),
-            outer: Sha256::new().chain_update(opad),
+            inner: Midstate::default().absorb(&ipad),
+            outer: Midstate::default().absorb(&opad),
         }
     }
 
-    pub fn mac(&self, msg: &[u8]) -> [u8; 32] {
-        let inner = self.inner.clone().chain_update(msg).finalize();
-        self.outer.clone().chain_update(inner).finalize().into()
+    /// The MAC of a 32-byte message (a content hash): one compression for the inner hash and
+    /// one for the outer, from the pads' midstates.
+    pub fn mac(&self, msg: &[u8; 32]) -> [u8; 32] {
+        let inner = self.inner.finish(&[msg]);
+        self.outer.finish(&[&inner])
     }
-}
-
-/// HMAC-SHA256 in one call.
-pub fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
-    Hmac::new(key).mac(msg)
 }
 
 struct RunBuilder {
@@ -558,12 +555,14 @@ impl<S: Store> Node<S> {
                 Ok((chain_ix, entry_events)) => {
                     let rt = &mut self.chains[chain_ix as usize];
                     let time = Timestamp(now.0.max(rt.last_time.0));
+                    // The submission is not needed past this point: its id, actor and
+                    // personal records move into the entry, the batch and the answer.
                     let entry = Entry {
                         chain: rt.id.clone(),
                         seq: rt.seq + 1,
                         time,
-                        actor: sub.actor.clone(),
-                        command_id: sub.id.clone(),
+                        actor: sub.actor,
+                        command_id: sub.id,
                         command_hash: keyed,
                         prev_hash: rt.head,
                         events: entry_events,
@@ -582,10 +581,10 @@ impl<S: Store> Node<S> {
                     rt.head = hash;
                     rt.last_time = time;
                     rt.frontier.push(&hash);
-                    personal.extend(sub.personal.iter().cloned());
+                    personal.extend(sub.personal);
                     self.index_accepted(fp, Loc(chain_ix, entry.seq));
                     answers.push(Answer {
-                        id: sub.id.clone(),
+                        id: entry.command_id,
                         outcome: Outcome::Accepted(Accepted {
                             chain: entry.chain,
                             seq: entry.seq,
@@ -606,7 +605,7 @@ impl<S: Store> Node<S> {
                         self.rejected.insert(fp);
                     }
                     answers.push(Answer {
-                        id: sub.id.clone(),
+                        id: sub.id,
                         outcome: Outcome::Rejected(rejection),
                         replayed: false,
                     });
@@ -947,4 +946,52 @@ fn reused(id: &CommandId) -> Answer {
         )),
         replayed: false,
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hmac;
+    use sha2::{Digest, Sha256};
+
+    /// HMAC-SHA256 as RFC 2104 writes it, on the streaming hasher.
+    fn reference(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+        let pad = |b: u8| {
+            let mut p = [b; 64];
+            for (x, k) in p.iter_mut().zip(key) {
+                *x ^= k;
+            }
+            p
+        };
+        let inner = Sha256::new()
+            .chain_update(pad(0x36))
+            .chain_update(msg)
+            .finalize();
+        Sha256::new()
+            .chain_update(pad(0x5c))
+            .chain_update(inner)
+            .finalize()
+            .into()
+    }
+
+    #[test]
+    fn keyed_command_hash_is_rfc2104_hmac_sha256() {
+        // Stored entries and rejections carry this MAC: it must never change.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) as u8
+        };
+        for _ in 0..200 {
+            let key: [u8; 32] = std::array::from_fn(|_| next());
+            let msg: [u8; 32] = std::array::from_fn(|_| next());
+            assert_eq!(Hmac::new(&key).mac(&msg), reference(&key, &msg));
+        }
+        // One fixed vector, computed independently with Python's hmac module:
+        // hmac.new(bytes(range(32)), bytes(range(32, 64)), 'sha256').hexdigest()
+        let key: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let msg: [u8; 32] = std::array::from_fn(|i| 32 + i as u8);
+        assert_eq!(hex::encode(Hmac::new(&key).mac(&msg)), HMAC_VECTOR);
+    }
+
+    const HMAC_VECTOR: &str = "62215de7bddcea7e2c4047ff6bb94f8d18262fc8b3f3648134bb7d44158ff84d";
 }
