@@ -764,9 +764,13 @@ impl RegistryState {
                 .is_none_or(|l| self.labels.get(labels) == l)
     }
 
-    /// The one set (attributes, labels) of `account` that `filter` matches: `None` if none
-    /// does, 3012 (ambiguous) if several do.
-    fn matching_set(&self, account: AccountId, filter: &SetFilter) -> R<Option<(u32, u32)>> {
+    /// The one set (attributes, labels) of `account` that `filter` matches, and whether it is
+    /// the only set the account holds: `None` if none matches, 3012 (ambiguous) if several do.
+    fn matching_set(
+        &self,
+        account: AccountId,
+        filter: &SetFilter,
+    ) -> R<Option<((u32, u32), bool)>> {
         let Some(set) = self.blocks.of(account) else {
             return Ok(None);
         };
@@ -778,7 +782,7 @@ impl RegistryState {
             return Ok(None);
         };
         if (a, l) == (za, zl) {
-            return Ok(self.matches(filter, a, l).then_some((a, l)));
+            return Ok(self.matches(filter, a, l).then_some(((a, l), true)));
         }
         let mut found: Option<(u32, u32)> = None;
         let mut cursor = (0u32, 0u32, 0u64);
@@ -803,7 +807,7 @@ impl RegistryState {
                 },
             };
         }
-        Ok(found)
+        Ok(found.map(|set| (set, false)))
     }
 
     /// The blocks a quantity takes from `account`: `(start, block, taken range)` in ascending
@@ -825,7 +829,7 @@ impl RegistryState {
                 ),
             )
         };
-        let (Some((a, l)), Some(set)) =
+        let (Some(((a, l), one_set)), Some(set)) =
             (self.matching_set(account, filter)?, self.blocks.of(account))
         else {
             return Err(short());
@@ -834,12 +838,6 @@ impl RegistryState {
         let mut left = want;
         let mut out = Vec::with_capacity(4);
         // An account with one set is walked from its first block, without a range search.
-        let one_set = set
-            .last_key_value()
-            .is_some_and(|(&(za, zl, _), _)| (za, zl) == (a, l))
-            && set
-                .first_key_value()
-                .is_some_and(|(&(fa, fl, _), _)| (fa, fl) == (a, l));
         let (mut all, mut part);
         let blocks: &mut dyn Iterator<Item = (&crate::blocks::SetKey, &u32)> = if one_set {
             all = set.iter();
