@@ -13,4 +13,6 @@ pub mod verify;
 
 pub use chains::{ChainFault, ChainRt};
 pub use engine::{system_clock, Clock, Engine};
-pub use node::{Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission};
+pub use node::{
+    Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN,
+};

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use tanso_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use tanso_core::entry::{split_run, Entry};
+use tanso_core::merkle::Frontier;
 use tanso_core::sha::Midstate;
 use tanso_core::*;
 use tanso_store::{
@@ -164,6 +165,196 @@ impl Hmac {
     pub fn mac(&self, msg: &[u8; 32]) -> [u8; 32] {
         let inner = self.inner.finish(&[msg]);
         self.outer.finish(&[&inner])
+    }
+}
+
+/// Whether a command may cite a journal entry (possibly one earlier in its own batch), so that
+/// deciding it reads entries.
+fn cites_entries(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Issue {
+            citation: Some(_),
+            ..
+        } | Command::SetLabels {
+            citation: Some(_),
+            ..
+        } | Command::ReleaseHold {
+            decision: Some(_),
+            ..
+        } | Command::Correct { .. }
+            | Command::MultiLeg(_)
+            | Command::IssueFromDecision { .. }
+            | Command::ApplyAuthorization { .. }
+            | Command::IssueCertificates { .. }
+            | Command::Ccts(tanso_core::ccts::CctsCommand::RecordSurrender { .. })
+    )
+}
+
+/// Batches of at least this many commands are sealed on a second thread (see
+/// [`Node::submit_batch`]); smaller ones would pay more for the thread than it saves.
+pub const SEAL_ON_THREAD_MIN: usize = 256;
+/// Entries handed to the sealer thread at a time.
+const SEAL_CHUNK: usize = 64;
+
+/// A decided entry to seal: its chain and the entry without its previous hash; with the
+/// chain's head and frontier when it is the chain's first entry in the batch.
+struct ToSeal {
+    chain_ix: u32,
+    entry: Entry,
+    tip: Option<([u8; 32], Frontier)>,
+}
+
+/// A batch's entries as they are sealed: encoded into their chain's run, hashed in order and
+/// pushed onto the chain's Merkle frontier. Holds, for each chain the batch writes, the head and
+/// frontier taken from the chain with its first entry (given back after the batch).
+struct Seal {
+    runs: BTreeMap<u32, RunBuilder>,
+    tips: BTreeMap<u32, ([u8; 32], Frontier)>,
+    /// Commands in the batch: sizes a run's buffer.
+    n_subs: usize,
+}
+
+impl Seal {
+    fn new(n_subs: usize) -> Self {
+        Seal {
+            runs: BTreeMap::new(),
+            tips: BTreeMap::new(),
+            n_subs,
+        }
+    }
+
+    /// Seals one entry and returns its answer.
+    fn seal(&mut self, job: ToSeal) -> Answer {
+        let ToSeal {
+            chain_ix,
+            mut entry,
+            tip,
+        } = job;
+        if let Some(tip) = tip {
+            self.tips.insert(chain_ix, tip);
+        }
+        let (head, frontier) = self
+            .tips
+            .get_mut(&chain_ix)
+            .expect("a chain's head is handed over with its first entry in the batch");
+        entry.prev_hash = *head;
+        let n_subs = self.n_subs;
+        let run = self.runs.entry(chain_ix).or_insert_with(|| RunBuilder {
+            first_seq: entry.seq,
+            prev_hash: *head,
+            // Entries are ~150 bytes: avoid regrowing a batch's run buffer.
+            body: Vec::with_capacity(4096.max(160 * n_subs)),
+            entries: Vec::new(),
+        });
+        let offset = run.body.len();
+        let hash = entry.write_to(&mut run.body);
+        run.entries.push((offset, hash));
+        *head = hash;
+        frontier.push(&hash);
+        Answer {
+            id: entry.command_id,
+            outcome: Outcome::Accepted(Accepted {
+                chain: entry.chain,
+                seq: entry.seq,
+                hash,
+                time: entry.time,
+                events: entry.events,
+            }),
+            replayed: false,
+        }
+    }
+}
+
+/// Where a batch's entries are sealed: on the deciding thread, or on a sealer thread fed in
+/// chunks, which answers (answer index, answer) when it is finished.
+#[allow(clippy::large_enum_variant)]
+enum Sealing<'scope> {
+    Here(Seal),
+    Elsewhere {
+        tx: crossbeam_channel::Sender<Vec<(usize, ToSeal)>>,
+        chunk: Vec<(usize, ToSeal)>,
+        sealer: std::thread::ScopedJoinHandle<'scope, (Seal, Vec<(usize, Answer)>)>,
+    },
+}
+
+impl<'scope> Sealing<'scope> {
+    /// A sealer thread in `scope`; if no thread can be started, sealing here.
+    fn start<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, n_subs: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<(usize, ToSeal)>>();
+        let spawned = std::thread::Builder::new()
+            .name("tanso-sealer".into())
+            .spawn_scoped(scope, move || {
+                let mut seal = Seal::new(n_subs);
+                let mut out = Vec::with_capacity(n_subs);
+                for chunk in rx {
+                    for (ix, job) in chunk {
+                        out.push((ix, seal.seal(job)));
+                    }
+                }
+                (seal, out)
+            });
+        match spawned {
+            Ok(sealer) => Sealing::Elsewhere {
+                tx,
+                chunk: Vec::with_capacity(SEAL_CHUNK),
+                sealer,
+            },
+            Err(_) => Sealing::Here(Seal::new(n_subs)),
+        }
+    }
+
+    fn is_elsewhere(&self) -> bool {
+        matches!(self, Sealing::Elsewhere { .. })
+    }
+
+    /// The runs sealed so far, for citations of entries in this batch: only when sealing
+    /// here (a command that may cite finishes the sealer first).
+    fn runs(&self) -> &BTreeMap<u32, RunBuilder> {
+        static NONE: BTreeMap<u32, RunBuilder> = BTreeMap::new();
+        match self {
+            Sealing::Here(seal) => &seal.runs,
+            Sealing::Elsewhere { .. } => &NONE,
+        }
+    }
+
+    /// Seals `job` as the next answer: here at once, or on the sealer thread, leaving the
+    /// answer's place empty until `finish`.
+    fn seal(&mut self, job: ToSeal, answers: &mut Vec<Option<Answer>>) {
+        match self {
+            Sealing::Here(seal) => answers.push(Some(seal.seal(job))),
+            Sealing::Elsewhere { tx, chunk, .. } => {
+                chunk.push((answers.len(), job));
+                answers.push(None);
+                if chunk.len() == SEAL_CHUNK {
+                    let full = std::mem::replace(chunk, Vec::with_capacity(SEAL_CHUNK));
+                    // The sealer only stops when the sender is dropped.
+                    let _ = tx.send(full);
+                }
+            }
+        }
+    }
+
+    /// Waits for everything handed over to be sealed, fills in its answers, and returns the
+    /// seal to go on with here.
+    fn finish(self, answers: &mut [Option<Answer>]) -> Seal {
+        match self {
+            Sealing::Here(seal) => seal,
+            Sealing::Elsewhere { tx, chunk, sealer } => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+                drop(tx);
+                let (seal, out) = match sealer.join() {
+                    Ok(done) => done,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                for (ix, a) in out {
+                    answers[ix] = Some(a);
+                }
+                seal
+            }
+        }
     }
 }
 
@@ -493,6 +684,13 @@ impl<S: Store> Node<S> {
 
     /// Applies a batch of submissions with one durable commit, and answers each in order.
     /// `now` is the writer's clock; entry times never decrease within a chain.
+    ///
+    /// A batch of at least [`SEAL_ON_THREAD_MIN`] commands has its entries sealed (encoded,
+    /// hashed in order, pushed onto the Merkle frontier, answered) on a second thread while
+    /// this one decides the next commands. A command that needs the batch's sealed entries
+    /// (one that may cite an entry, dry run or not, or an id seen earlier in the batch) first waits
+    /// for the sealer to finish, and the rest of the batch is sealed here. Either way the
+    /// entries, hashes and answers are the same as sealing each entry as it is decided.
     pub fn submit_batch(
         &mut self,
         subs: Vec<Submission>,
@@ -500,124 +698,32 @@ impl<S: Store> Node<S> {
     ) -> Result<Vec<Answer>, NodeError> {
         self.refuse_if_stopped()?;
         let n_subs = subs.len();
-        let mut runs: BTreeMap<u32, RunBuilder> = BTreeMap::new();
-        let mut rejections: Vec<RejectionRecord> = Vec::new();
-        let mut personal: Vec<PersonalRecord> = Vec::new();
-        // Ids answered in this batch: fp → latest answer index with that fingerprint; earlier
-        // ones with the same fingerprint are chained through `same_fp`.
-        let mut in_batch: FpMap<usize> = FpMap::default();
-        in_batch.reserve(subs.len());
-        let mut same_fp: Vec<usize> = Vec::with_capacity(subs.len());
-        let mut keyed_of: Vec<[u8; 32]> = Vec::with_capacity(subs.len());
-        let mut answers: Vec<Answer> = Vec::with_capacity(subs.len());
-
-        for sub in subs {
-            let fp = fingerprint(&sub.id);
-            let keyed = self.command_hash(&sub.content_hash);
-            // 1. Same id earlier in this batch.
-            let mut earlier = in_batch.get(&fp).copied();
-            while let Some(i) = earlier {
-                if answers[i].id == sub.id {
-                    break;
-                }
-                earlier = Some(same_fp[i]).filter(|&j| j != usize::MAX);
+        let result = std::thread::scope(|scope| {
+            let sealing = if n_subs >= SEAL_ON_THREAD_MIN {
+                Sealing::start(scope, n_subs)
+            } else {
+                Sealing::Here(Seal::new(n_subs))
+            };
+            self.decide_batch(subs, now, sealing)
+        });
+        let (seal, answers, rejections, personal) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                // Commands decided before the failure changed the state in memory but were
+                // never committed: this node must not write again.
+                self.poisoned = true;
+                return Err(e);
             }
-            if let Some(i) = earlier {
-                let a = if keyed_of[i] == keyed {
-                    Answer {
-                        replayed: true,
-                        ..answers[i].clone()
-                    }
-                } else {
-                    reused(&sub.id)
-                };
-                answers.push(a);
-                same_fp.push(usize::MAX);
-                keyed_of.push(keyed);
-                continue;
-            }
-            // 2. Same id in an earlier batch.
-            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
-                answers.push(a);
-                same_fp.push(usize::MAX);
-                keyed_of.push(keyed);
-                continue;
-            }
-            let ix = answers.len();
-            if sub.dry_run {
-                answers.push(self.dry_run_one(&sub, now, &runs));
-                same_fp.push(usize::MAX);
-                keyed_of.push(keyed);
-                continue;
-            }
-            let outcome = self.decide_one(&sub, now, &runs);
-            match outcome {
-                Ok((chain_ix, entry_events)) => {
-                    let rt = &mut self.chains[chain_ix as usize];
-                    let time = Timestamp(now.0.max(rt.last_time.0));
-                    // The submission is not needed past this point: its id, actor and
-                    // personal records move into the entry, the batch and the answer.
-                    let entry = Entry {
-                        chain: rt.id.clone(),
-                        seq: rt.seq + 1,
-                        time,
-                        actor: sub.actor,
-                        command_id: sub.id,
-                        command_hash: keyed,
-                        prev_hash: rt.head,
-                        events: entry_events,
-                    };
-                    let run = runs.entry(chain_ix).or_insert_with(|| RunBuilder {
-                        first_seq: rt.seq + 1,
-                        prev_hash: rt.head,
-                        // Entries are ~150 bytes: avoid regrowing a batch's run buffer.
-                        body: Vec::with_capacity(4096.max(160 * n_subs)),
-                        entries: Vec::new(),
-                    });
-                    let offset = run.body.len();
-                    let hash = entry.write_to(&mut run.body);
-                    run.entries.push((offset, hash));
-                    rt.seq = entry.seq;
-                    rt.head = hash;
-                    rt.last_time = time;
-                    rt.frontier.push(&hash);
-                    personal.extend(sub.personal);
-                    self.index_accepted(fp, Loc(chain_ix, entry.seq));
-                    answers.push(Answer {
-                        id: entry.command_id,
-                        outcome: Outcome::Accepted(Accepted {
-                            chain: entry.chain,
-                            seq: entry.seq,
-                            hash,
-                            time,
-                            events: entry.events,
-                        }),
-                        replayed: false,
-                    });
-                }
-                Err(rejection) => {
-                    if rejection.is_permanent() {
-                        rejections.push(RejectionRecord {
-                            command_id: sub.id.as_str().to_owned(),
-                            content_hash: keyed,
-                            body: encode_rejection(&rejection),
-                        });
-                        self.rejected.insert(fp);
-                    }
-                    answers.push(Answer {
-                        id: sub.id,
-                        outcome: Outcome::Rejected(rejection),
-                        replayed: false,
-                    });
-                }
-            }
-            same_fp.push(in_batch.insert(fp, ix).unwrap_or(usize::MAX));
-            keyed_of.push(keyed);
+        };
+        for (ix, (head, frontier)) in seal.tips {
+            let rt = &mut self.chains[ix as usize];
+            rt.head = head;
+            rt.frontier = frontier;
         }
-
         let batch = CommitBatch {
             epoch: self.epoch,
-            runs: runs
+            runs: seal
+                .runs
                 .into_iter()
                 .map(|(ix, r)| {
                     let rt = &self.chains[ix as usize];
@@ -641,6 +747,133 @@ impl<S: Store> Node<S> {
             }
         }
         Ok(answers)
+    }
+
+    /// Decides a batch's commands in order and has their entries sealed; returns the sealed
+    /// runs with the chains' new tips, the answers, and the batch's rejection and personal
+    /// records.
+    #[allow(clippy::type_complexity)]
+    fn decide_batch<'scope>(
+        &mut self,
+        subs: Vec<Submission>,
+        now: Timestamp,
+        mut sealing: Sealing<'scope>,
+    ) -> Result<(Seal, Vec<Answer>, Vec<RejectionRecord>, Vec<PersonalRecord>), NodeError> {
+        let mut rejections: Vec<RejectionRecord> = Vec::new();
+        let mut personal: Vec<PersonalRecord> = Vec::new();
+        // Ids answered in this batch: fp → latest answer index with that fingerprint; earlier
+        // ones with the same fingerprint are chained through `same_fp`.
+        let mut in_batch: FpMap<usize> = FpMap::default();
+        in_batch.reserve(subs.len());
+        let mut same_fp: Vec<usize> = Vec::with_capacity(subs.len());
+        let mut keyed_of: Vec<[u8; 32]> = Vec::with_capacity(subs.len());
+        // Filled in order, except the entries being sealed on the other thread (`None` until
+        // the sealer is finished).
+        let mut answers: Vec<Option<Answer>> = Vec::with_capacity(subs.len());
+        // The chains whose head and frontier the seal holds.
+        let mut handed: BTreeSet<u32> = BTreeSet::new();
+
+        for sub in subs {
+            let fp = fingerprint(&sub.id);
+            let keyed = self.command_hash(&sub.content_hash);
+            let cites = sub.command.as_ref().is_ok_and(cites_entries);
+            if sealing.is_elsewhere() && (cites || in_batch.contains_key(&fp)) {
+                sealing = Sealing::Here(sealing.finish(&mut answers));
+            }
+            // 1. Same id earlier in this batch.
+            let mut earlier = in_batch.get(&fp).copied();
+            while let Some(i) = earlier {
+                if answers[i].as_ref().is_some_and(|a| a.id == sub.id) {
+                    break;
+                }
+                earlier = Some(same_fp[i]).filter(|&j| j != usize::MAX);
+            }
+            if let Some(i) = earlier {
+                let a = match &answers[i] {
+                    Some(first) if keyed_of[i] == keyed => Answer {
+                        replayed: true,
+                        ..first.clone()
+                    },
+                    _ => reused(&sub.id),
+                };
+                answers.push(Some(a));
+                same_fp.push(usize::MAX);
+                keyed_of.push(keyed);
+                continue;
+            }
+            // 2. Same id in an earlier batch.
+            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
+                answers.push(Some(a));
+                same_fp.push(usize::MAX);
+                keyed_of.push(keyed);
+                continue;
+            }
+            let ix = answers.len();
+            if sub.dry_run {
+                answers.push(Some(self.dry_run_one(&sub, now, sealing.runs())));
+                same_fp.push(usize::MAX);
+                keyed_of.push(keyed);
+                continue;
+            }
+            let outcome = self.decide_one(&sub, now, sealing.runs());
+            match outcome {
+                Ok((chain_ix, entry_events)) => {
+                    let rt = &mut self.chains[chain_ix as usize];
+                    let time = Timestamp(now.0.max(rt.last_time.0));
+                    rt.seq += 1;
+                    rt.last_time = time;
+                    // The submission is not needed past this point: its id, actor and
+                    // personal records move into the entry, the batch and the answer.
+                    let entry = Entry {
+                        chain: rt.id.clone(),
+                        seq: rt.seq,
+                        time,
+                        actor: sub.actor,
+                        command_id: sub.id,
+                        command_hash: keyed,
+                        // Set by the seal, which holds the chain's head.
+                        prev_hash: [0; 32],
+                        events: entry_events,
+                    };
+                    let tip = handed
+                        .insert(chain_ix)
+                        .then(|| (rt.head, std::mem::take(&mut rt.frontier)));
+                    personal.extend(sub.personal);
+                    self.index_accepted(fp, Loc(chain_ix, entry.seq));
+                    sealing.seal(
+                        ToSeal {
+                            chain_ix,
+                            entry,
+                            tip,
+                        },
+                        &mut answers,
+                    );
+                }
+                Err(rejection) => {
+                    if rejection.is_permanent() {
+                        rejections.push(RejectionRecord {
+                            command_id: sub.id.as_str().to_owned(),
+                            content_hash: keyed,
+                            body: encode_rejection(&rejection),
+                        });
+                        self.rejected.insert(fp);
+                    }
+                    answers.push(Some(Answer {
+                        id: sub.id,
+                        outcome: Outcome::Rejected(rejection),
+                        replayed: false,
+                    }));
+                }
+            }
+            same_fp.push(in_batch.insert(fp, ix).unwrap_or(usize::MAX));
+            keyed_of.push(keyed);
+        }
+        let seal = sealing.finish(&mut answers);
+        let answers = answers
+            .into_iter()
+            .map(|a| a.expect("every entry is answered once the seal is finished"))
+            .collect();
+        Ok((seal, answers, rejections, personal))
     }
 
     /// The stored answer for an id seen in an earlier batch, if any.
@@ -778,25 +1011,7 @@ impl<S: Store> Node<S> {
         runs: &BTreeMap<u32, RunBuilder>,
     ) -> Result<std::borrow::Cow<'c, Command>, Rejection> {
         // Most commands cite nothing: no copy for them (the hot path).
-        let cites = matches!(
-            cmd,
-            Command::Issue {
-                citation: Some(_),
-                ..
-            } | Command::SetLabels {
-                citation: Some(_),
-                ..
-            } | Command::ReleaseHold {
-                decision: Some(_),
-                ..
-            } | Command::Correct { .. }
-                | Command::MultiLeg(_)
-                | Command::IssueFromDecision { .. }
-                | Command::ApplyAuthorization { .. }
-                | Command::IssueCertificates { .. }
-                | Command::Ccts(tanso_core::ccts::CctsCommand::RecordSurrender { .. })
-        );
-        if !cites {
+        if !cites_entries(cmd) {
             return Ok(std::borrow::Cow::Borrowed(cmd));
         }
         let mut cmd = cmd.clone();

@@ -399,3 +399,177 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
         }
     }
 }
+
+fn roots(node: &Node<MemoryStore>) -> Vec<(String, [u8; 32])> {
+    node.chains()
+        .filter(|c| c.seq > 0)
+        .map(|c| (c.name.clone(), c.frontier.root()))
+        .collect()
+}
+
+/// A batch long enough to be sealed on the sealer thread gives exactly what the same commands
+/// give sealed in place, a few at a time: the same answers, heads, state hashes, Merkle roots
+/// and stored entries. The cases hold, by mode: only commands that never wait for the sealer;
+/// those and one correction citing an entry earlier in the same batch; those and ids repeated
+/// within the batch (with the same or other content); or all of that with multi-leg commands
+/// (which may cite) and dry runs.
+#[test]
+fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config {
+        cases: 40,
+        ..Config::default()
+    });
+    let strategy = (
+        prop::collection::vec(
+            op(),
+            tanso_engine::SEAL_ON_THREAD_MIN..2 * tanso_engine::SEAL_ON_THREAD_MIN,
+        ),
+        1..100usize,
+    );
+    let modes = std::cell::RefCell::new([0usize; 4]);
+    let cited_in_batch = std::cell::Cell::new(0);
+    runner
+        .run(&strategy, |(ops, step)| {
+            // The modes in turn, so that each gets a quarter of the cases.
+            let mode = modes.borrow().iter().sum::<usize>() % 4;
+            let (cite, dups, all) = (mode == 1 || mode == 3, mode >= 2, mode == 3);
+            modes.borrow_mut()[mode] += 1;
+            let ind = ChainId::parse("IND01").unwrap();
+            let jpn = ChainId::parse("JPN01").unwrap();
+            let mut subs = Vec::new();
+            for c in setup(&ind) {
+                subs.push(sub(subs.len(), &ind, c));
+            }
+            for c in setup(&jpn) {
+                subs.push(sub(subs.len(), &jpn, c));
+            }
+            let (mut ind_holds, mut jpn_holds) = (Vec::new(), Vec::new());
+            for (i, o) in ops.iter().enumerate() {
+                let (chain, holds) = if i % 5 == 4 {
+                    (&jpn, &mut jpn_holds)
+                } else {
+                    (&ind, &mut ind_holds)
+                };
+                let o = match o {
+                    Op::Dvp(a, b, q, _) if !all => Op::Transfer(*a, *b, *q),
+                    o => o.clone(),
+                };
+                let n = subs.len();
+                subs.push(sub(n, chain, to_command(&o, n, holds)));
+                if dups && i % 13 == 12 {
+                    let again = subs[n - (i % 5)].clone();
+                    subs.push(again);
+                }
+                if dups && i % 29 == 28 {
+                    let mut other = subs[n - 3].clone();
+                    other.content_hash[0] ^= 1;
+                    subs.push(other);
+                }
+                if all && i % 31 == 30 {
+                    let n = subs.len();
+                    let mut d = sub(n, chain, to_command(&Op::Transfer(1, 2, 3), n, holds));
+                    d.dry_run = true;
+                    subs.push(d);
+                }
+            }
+            let now = Timestamp(T0.0 + 5);
+            // The first commands open the chains: commit them first on every node, so that
+            // the long batch writes to chains that exist. Every node has the same secret, so
+            // that all keep the same keyed command hashes.
+            let opening = setup(&ind).len() + setup(&jpn).len();
+            let secret = [7u8; 32];
+            let fresh = || {
+                use tanso_store::Store;
+                let store = MemoryStore::new();
+                store.reopen().meta_set("node_secret", &secret).unwrap();
+                let mut node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
+                let answers = node.submit_batch(subs[..opening].to_vec(), now).unwrap();
+                (store, node, answers)
+            };
+            let mut rest = subs[opening..].to_vec();
+            // A correction in the middle of the batch cites the entry just before it, in the
+            // same batch; its hash comes from a node that commits the batch's first half alone.
+            let mut correction = None;
+            if cite {
+                let k = rest.len() / 2;
+                let (_, mut d, _) = fresh();
+                let first_half = d.submit_batch(rest[..k].to_vec(), now).unwrap();
+                let cited =
+                    first_half
+                        .iter()
+                        .zip(&rest[..k])
+                        .rev()
+                        .find_map(|(a, s)| match &a.outcome {
+                            // A committed entry: not a dry run's answer, not a replay.
+                            Outcome::Accepted(x) if x.chain == ind && !a.replayed && !s.dry_run => {
+                                Some((x.seq, x.hash))
+                            }
+                            _ => None,
+                        });
+                if let Some((seq, hash)) = cited {
+                    let cmd = Command::Correct {
+                        target: CitedEntry {
+                            seq,
+                            hash,
+                            events: Vec::new(),
+                        },
+                        note: None,
+                    };
+                    rest.insert(k, sub(80_000, &ind, cmd));
+                    correction = Some(opening + k);
+                }
+            }
+            let subs: Vec<Submission> = subs[..opening]
+                .iter()
+                .cloned()
+                .chain(rest.clone())
+                .collect();
+            let (store_a, mut a, mut answers_a) = fresh();
+            let (store_b, mut b, mut answers_b) = fresh();
+            prop_assert!(rest.len() >= tanso_engine::SEAL_ON_THREAD_MIN);
+            answers_a.extend(a.submit_batch(rest.clone(), now).unwrap());
+            for chunk in rest.chunks(step.min(tanso_engine::SEAL_ON_THREAD_MIN - 1)) {
+                answers_b.extend(b.submit_batch(chunk.to_vec(), now).unwrap());
+            }
+            if let Some(c) = correction {
+                // The citation was found in the batch (whatever the correction's own fate).
+                prop_assert!(
+                    !answers_a[c].codes().contains(&Code::CITATION_INVALID),
+                    "the in-batch citation was not found: {:?} / in place: {:?}",
+                    answers_a[c],
+                    answers_b[c]
+                );
+                cited_in_batch.set(cited_in_batch.get() + 1);
+            }
+            prop_assert_eq!(answers_a.len(), subs.len());
+            if let Some(i) = (0..answers_a.len()).find(|&i| answers_a[i] != answers_b[i]) {
+                prop_assert!(
+                    false,
+                    "answer {i} differs: sealed on the thread {:?}, in place {:?}",
+                    answers_a[i],
+                    answers_b[i]
+                );
+            }
+            prop_assert!(
+                accepted(&answers_a) > opening + 50,
+                "too few commands accepted"
+            );
+            prop_assert_eq!(hashes(&a), hashes(&b));
+            prop_assert_eq!(roots(&a), roots(&b));
+            // What was stored is what a cold replay reads back, on both.
+            let (a2, b2) = (
+                Node::open(store_a.reopen(), NodeConfig::default()).unwrap(),
+                Node::open(store_b.reopen(), NodeConfig::default()).unwrap(),
+            );
+            prop_assert_eq!(hashes(&a2), hashes(&a));
+            prop_assert_eq!(roots(&a2), roots(&a));
+            prop_assert_eq!(hashes(&b2), hashes(&b));
+            Ok(())
+        })
+        .unwrap();
+    let modes = modes.into_inner();
+    assert!(modes.iter().all(|&n| n >= 10), "cases per mode: {modes:?}");
+    let n = cited_in_batch.get();
+    assert!(n >= 4, "only {n} cases with a citation within the batch");
+}
