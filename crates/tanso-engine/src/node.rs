@@ -79,7 +79,7 @@ pub enum NodeError {
     Fault(#[from] ChainFault),
     #[error("signing: {0}")]
     Keys(#[from] crate::keys::KeyError),
-    #[error("node is poisoned after a failed commit; reopen it")]
+    #[error("node is poisoned after a failed batch; reopen it")]
     Poisoned,
     #[error("another writer took over; this node can no longer append")]
     Fenced,

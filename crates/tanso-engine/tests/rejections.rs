@@ -1,6 +1,6 @@
 //! Rejections `tanso apply` cannot reach, through the node and the engine on the in-memory
-//! store: 6005 (a node that hosts only some chains), 7001 (a store whose commit fails) and
-//! 7002 (a writer fenced by a newer one). The root package's `tests/rejections.rs` covers every
+//! store: 6005 (a node that hosts only some chains), 7001 (a store whose commit fails, or
+//! whose read fails in the middle of a batch) and 7002 (a writer fenced by a newer one). The root package's `tests/rejections.rs` covers every
 //! other catalogue code through the binary, and checks that these three are named here.
 
 use std::collections::BTreeSet;
@@ -159,4 +159,66 @@ fn a_writer_fenced_by_a_newer_one_is_7002() {
         [Code::WRITER_FENCED],
         "{fenced:?}"
     );
+}
+
+fn register_holder(id: &str, holder: u64) -> Submission {
+    let cmd = Command::RegisterHolder {
+        holder: HolderId(holder),
+        kind: HolderKind::parse("company").expect("holder kind"),
+        name: PersonalRef([1; 32]),
+    };
+    let mut content_hash = [0u8; 32];
+    content_hash[..8].copy_from_slice(&holder.to_be_bytes());
+    Submission {
+        id: CommandId::parse(id).expect("command id"),
+        chain: ChainId::parse("IND01").expect("chain id"),
+        actor: Actor::parse("tester").expect("actor"),
+        content_hash,
+        command: Ok(cmd),
+        personal: Vec::new(),
+        dry_run: false,
+    }
+}
+
+/// A store read that fails in the middle of a batch (here: looking up the stored answer of a
+/// resubmitted id) fails the whole batch, and the node then refuses every command: the
+/// commands decided before the failure changed its state in memory but were never committed.
+/// Nothing of the batch reaches the store, and a reopened node decides them afresh. Checked for
+/// a batch sealed in place and for one long enough to be sealed on the sealer thread.
+#[test]
+fn a_read_that_fails_in_a_batch_fails_it_and_stops_the_node() {
+    for fresh in [3usize, tanso_engine::SEAL_ON_THREAD_MIN + 10] {
+        let store = MemoryStore::new();
+        let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("open node");
+        let first = one(&mut node, open_registry("open-ind", "IND01"));
+        assert_eq!(accepted_seq(&first), 1);
+        drop(node);
+        // Cold, so that the resubmission's stored answer is read from the store.
+        let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("reopen");
+        let mut batch: Vec<Submission> = (0..fresh)
+            .map(|i| register_holder(&format!("h{i}"), i as u64 + 1))
+            .collect();
+        batch.push(open_registry("open-ind", "IND01"));
+        store.fail_next_read();
+        let failed = node.submit_batch(batch.clone(), now());
+        assert!(
+            matches!(failed, Err(tanso_engine::NodeError::Store(_))),
+            "{failed:?}"
+        );
+        assert!(node.is_poisoned(), "the node went on after a failed batch");
+        let refused = node.submit_batch(vec![batch[0].clone()], now());
+        assert!(matches!(refused, Err(tanso_engine::NodeError::Poisoned)));
+        assert_eq!(
+            heads(&store),
+            ["IND01@1"],
+            "part of the failed batch was stored"
+        );
+
+        let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("reopen");
+        let answers = node.submit_batch(batch, now()).expect("batch commits");
+        assert!(answers[..fresh].iter().all(|a| !a.replayed));
+        assert_eq!(accepted_seq(&answers[fresh - 1]), fresh as u64 + 1);
+        assert!(answers[fresh].replayed);
+        assert_eq!(answers[fresh].outcome, first.outcome);
+    }
 }

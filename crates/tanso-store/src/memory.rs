@@ -50,6 +50,8 @@ struct Image {
     meta: BTreeMap<String, Vec<u8>>,
     /// Armed by `fail_next_write`; taken by the next write.
     failure: Option<InjectedFailure>,
+    /// Armed by `fail_next_read`; taken by the next read of a run or a rejection.
+    read_failure: bool,
 }
 
 impl MemoryStore {
@@ -70,6 +72,20 @@ impl MemoryStore {
     /// Arms a failure for the next write through any handle on this image.
     pub fn fail_next_write(&self, failure: InjectedFailure) {
         self.lock().failure = Some(failure);
+    }
+
+    /// Arms an i/o failure for the next read of a run or a rejection (`run_containing`,
+    /// `read_runs`, `rejection`) through any handle on this image.
+    pub fn fail_next_read(&self) {
+        self.lock().read_failure = true;
+    }
+
+    /// The armed read failure, if any (taking it).
+    fn read_fault(image: &mut Image) -> StoreResult<()> {
+        if std::mem::take(&mut image.read_failure) {
+            return Err(StoreError::Io("injected read failure".to_string()));
+        }
+        Ok(())
     }
 
     /// Disarms a failure armed by [`MemoryStore::fail_next_write`] that no write took.
@@ -239,8 +255,9 @@ impl Store for MemoryStore {
     }
 
     fn read_runs(&self, chain: &str, from_seq: u64) -> StoreResult<Vec<StoredRun>> {
-        Ok(self
-            .lock()
+        let mut image = self.lock();
+        MemoryStore::read_fault(&mut image)?;
+        Ok(image
             .runs_of(chain)
             .filter(|run| run.last_seq >= from_seq)
             .cloned()
@@ -248,7 +265,8 @@ impl Store for MemoryStore {
     }
 
     fn run_containing(&self, chain: &str, seq: u64) -> StoreResult<Option<StoredRun>> {
-        let image = self.lock();
+        let mut image = self.lock();
+        MemoryStore::read_fault(&mut image)?;
         let found = image
             .runs
             .get(chain)
@@ -260,7 +278,9 @@ impl Store for MemoryStore {
     }
 
     fn rejection(&self, command_id: &str) -> StoreResult<Option<RejectionRecord>> {
-        Ok(self.lock().rejections.get(command_id).cloned())
+        let mut image = self.lock();
+        MemoryStore::read_fault(&mut image)?;
+        Ok(image.rejections.get(command_id).cloned())
     }
 
     fn scan_rejections(&self, visit: &mut dyn FnMut(RejectionRecord)) -> StoreResult<()> {
