@@ -252,17 +252,7 @@ impl Seal {
         run.entries.push((offset, hash));
         *head = hash;
         frontier.push(&hash);
-        Answer {
-            id: entry.command_id,
-            outcome: Outcome::Accepted(Accepted {
-                chain: entry.chain,
-                seq: entry.seq,
-                hash,
-                time: entry.time,
-                events: entry.events,
-            }),
-            replayed: false,
-        }
+        accepted(entry, hash, false)
     }
 }
 
@@ -892,17 +882,7 @@ impl<S: Store> Node<S> {
             if let Some((entry, hash)) = self.read_entry(&rt.id, seq)? {
                 if &entry.command_id == id {
                     return Ok(Some(if &entry.command_hash == keyed {
-                        Answer {
-                            id: id.clone(),
-                            outcome: Outcome::Accepted(Accepted {
-                                chain: entry.chain,
-                                seq: entry.seq,
-                                hash,
-                                time: entry.time,
-                                events: entry.events,
-                            }),
-                            replayed: true,
-                        }
+                        accepted(entry, hash, true)
                     } else {
                         reused(id)
                     }));
@@ -1149,6 +1129,21 @@ impl<S: Store> Node<S> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The answer that an entry (with its hash) is: its command was accepted.
+fn accepted(entry: Entry, hash: [u8; 32], replayed: bool) -> Answer {
+    Answer {
+        id: entry.command_id,
+        outcome: Outcome::Accepted(Accepted {
+            chain: entry.chain,
+            seq: entry.seq,
+            hash,
+            time: entry.time,
+            events: entry.events,
+        }),
+        replayed,
     }
 }
 

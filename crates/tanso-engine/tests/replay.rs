@@ -193,6 +193,18 @@ fn to_command(op: &Op, n: usize, holds: &mut Vec<String>) -> Command {
     }
 }
 
+/// The commands that open both registries, with holders and accounts.
+fn opening(ind: &ChainId, jpn: &ChainId) -> Vec<Submission> {
+    let mut subs = Vec::new();
+    for c in setup(ind) {
+        subs.push(sub(subs.len(), ind, c));
+    }
+    for c in setup(jpn) {
+        subs.push(sub(subs.len(), jpn, c));
+    }
+    subs
+}
+
 fn hashes(node: &Node<MemoryStore>) -> Vec<(String, u64, [u8; 32], [u8; 32])> {
     node.chains()
         .filter(|c| c.seq > 0)
@@ -231,13 +243,7 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
             let mut reader = Node::open_reader(store.reopen(), NodeConfig::default()).unwrap();
             let ind = ChainId::parse("IND01").unwrap();
             let jpn = ChainId::parse("JPN01").unwrap();
-            let mut subs = Vec::new();
-            for c in setup(&ind) {
-                subs.push(sub(subs.len(), &ind, c));
-            }
-            for c in setup(&jpn) {
-                subs.push(sub(subs.len(), &jpn, c));
-            }
+            let mut subs = opening(&ind, &jpn);
             let (mut ind_holds, mut jpn_holds) = (Vec::new(), Vec::new());
             let mut dups: Vec<(usize, usize, bool)> = Vec::new();
             for (i, o) in ops.iter().enumerate() {
@@ -437,13 +443,7 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
             modes.borrow_mut()[mode] += 1;
             let ind = ChainId::parse("IND01").unwrap();
             let jpn = ChainId::parse("JPN01").unwrap();
-            let mut subs = Vec::new();
-            for c in setup(&ind) {
-                subs.push(sub(subs.len(), &ind, c));
-            }
-            for c in setup(&jpn) {
-                subs.push(sub(subs.len(), &jpn, c));
-            }
+            let mut subs = opening(&ind, &jpn);
             let (mut ind_holds, mut jpn_holds) = (Vec::new(), Vec::new());
             for (i, o) in ops.iter().enumerate() {
                 let (chain, holds) = if i % 5 == 4 {
@@ -477,17 +477,17 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
             // The first commands open the chains: commit them first on every node, so that
             // the long batch writes to chains that exist. Every node has the same secret, so
             // that all keep the same keyed command hashes.
-            let opening = setup(&ind).len() + setup(&jpn).len();
+            let n_open = setup(&ind).len() + setup(&jpn).len();
             let secret = [7u8; 32];
             let fresh = || {
                 use tanso_store::Store;
                 let store = MemoryStore::new();
                 store.reopen().meta_set("node_secret", &secret).unwrap();
                 let mut node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
-                let answers = node.submit_batch(subs[..opening].to_vec(), now).unwrap();
+                let answers = node.submit_batch(subs[..n_open].to_vec(), now).unwrap();
                 (store, node, answers)
             };
-            let mut rest = subs[opening..].to_vec();
+            let mut rest = subs[n_open..].to_vec();
             // A correction in the middle of the batch cites the entry just before it, in the
             // same batch; its hash comes from a node that commits the batch's first half alone.
             let mut correction = None;
@@ -517,14 +517,11 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
                         note: None,
                     };
                     rest.insert(k, sub(80_000, &ind, cmd));
-                    correction = Some(opening + k);
+                    correction = Some(n_open + k);
                 }
             }
-            let subs: Vec<Submission> = subs[..opening]
-                .iter()
-                .cloned()
-                .chain(rest.clone())
-                .collect();
+            let subs: Vec<Submission> =
+                subs[..n_open].iter().cloned().chain(rest.clone()).collect();
             let (store_a, mut a, mut answers_a) = fresh();
             let (store_b, mut b, mut answers_b) = fresh();
             prop_assert!(rest.len() >= tanso_engine::SEAL_ON_THREAD_MIN);
@@ -552,7 +549,7 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
                 );
             }
             prop_assert!(
-                accepted(&answers_a) > opening + 50,
+                accepted(&answers_a) > n_open + 50,
                 "too few commands accepted"
             );
             prop_assert_eq!(hashes(&a), hashes(&b));
