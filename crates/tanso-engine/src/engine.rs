@@ -11,6 +11,10 @@
 //! of a durable commit; docs/BENCHMARKS.md). Under load the writer thread gathers as before,
 //! and a queued job never waits behind more than the one direct commit already under way.
 //!
+//! A caller of `submit` that queues waits for its answer on a condition variable of its own
+//! (`Slot`), asleep at once; the channels of `submit_async` spin and yield before they sleep,
+//! which with many waiting callers takes the cores the writer needs.
+//!
 //! After a fatal storage error every later command gets the transient code 7001 (never bound
 //! to its id) and the process should restart from the store.
 
@@ -29,13 +33,15 @@ use tanso_store::Store;
 #[allow(clippy::large_enum_variant)]
 enum Job {
     One(Submission, Sender<Answer>),
+    /// A command whose caller is blocked in `submit` for its answer.
+    Wait(Submission, Promise),
     Many(Vec<Submission>, Sender<Vec<Answer>>),
 }
 
 impl Job {
     fn len(&self) -> usize {
         match self {
-            Job::One(..) => 1,
+            Job::One(..) | Job::Wait(..) => 1,
             Job::Many(subs, _) => subs.len(),
         }
     }
@@ -44,7 +50,64 @@ impl Job {
 /// Where the answers of a gathered batch go: `n` answers to one channel.
 enum Reply {
     One(Sender<Answer>),
+    Wait(Promise),
     Many(usize, Sender<Vec<Answer>>),
+}
+
+/// One answer for a caller blocked in `submit`. The caller sleeps on a condition variable
+/// until the answer is put, with no spinning: a channel's receiver spins and yields before it
+/// sleeps, and sixteen waiting callers doing so took about a fifth of two cores from the writer
+/// (docs/BENCHMARKS.md).
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+enum SlotState {
+    #[default]
+    Waiting,
+    Answered(Answer),
+    /// The job was dropped unanswered (the writer stopped).
+    Dropped,
+}
+
+/// The writer's end of a [`Slot`]: dropped unanswered, it wakes the caller, who then answers
+/// 7001 itself.
+struct Promise(Arc<Slot>);
+
+impl Promise {
+    fn answer(self, a: Answer) {
+        *lock(&self.0.state) = SlotState::Answered(a);
+        self.0.ready.notify_one();
+    }
+}
+
+impl Drop for Promise {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0.state);
+        if matches!(*state, SlotState::Waiting) {
+            *state = SlotState::Dropped;
+            self.0.ready.notify_one();
+        }
+    }
+}
+
+impl Slot {
+    /// Sleeps until the answer is put (or the promise is dropped: `None`).
+    fn wait(&self) -> Option<Answer> {
+        let mut state = lock(&self.state);
+        loop {
+            match std::mem::take(&mut *state) {
+                SlotState::Waiting => {
+                    state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+                }
+                SlotState::Answered(a) => return Some(a),
+                SlotState::Dropped => return None,
+            }
+        }
+    }
 }
 
 /// The writer's clock: UTC microseconds.
@@ -167,9 +230,17 @@ impl<S: Store + 'static> Engine<S> {
                 .pop()
                 .unwrap_or_else(|| transient(id, "the node gave no answer"));
         }
-        self.submit_async(sub)
-            .recv()
-            .unwrap_or_else(|_| transient(id, "the writer has stopped"))
+        let slot = Arc::new(Slot::default());
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Job::Wait(sub, Promise(Arc::clone(&slot)))).is_ok());
+        if !sent {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        slot.wait()
+            .unwrap_or_else(|| transient(id, "the writer has stopped"))
     }
 
     /// The node, locked, if nobody else is waiting or committing: the last batch held one
@@ -272,6 +343,10 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
                     subs.push(sub);
                     replies.push(Reply::One(r));
                 }
+                Job::Wait(sub, p) => {
+                    subs.push(sub);
+                    replies.push(Reply::Wait(p));
+                }
                 Job::Many(many, r) => {
                     replies.push(Reply::Many(many.len(), r));
                     subs.extend(many);
@@ -331,9 +406,51 @@ fn deliver(answers: Vec<Answer>, replies: Vec<Reply>) {
                     let _ = tx.send(a);
                 }
             }
+            Reply::Wait(p) => {
+                if let Some(a) = answers.next() {
+                    p.answer(a);
+                }
+            }
             Reply::Many(n, tx) => {
                 let _ = tx.send(answers.by_ref().take(n).collect());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(id: &str) -> Answer {
+        transient(tanso_core::CommandId::parse(id).expect("id"), "test")
+    }
+
+    #[test]
+    fn a_waiting_caller_gets_the_answer_put_from_another_thread() {
+        let slot = Arc::new(Slot::default());
+        let promise = Promise(Arc::clone(&slot));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            promise.answer(answer("a1"));
+        });
+        assert_eq!(slot.wait().map(|a| a.id.to_string()), Some("a1".into()));
+        writer.join().expect("writer");
+    }
+
+    #[test]
+    fn a_promise_dropped_unanswered_wakes_its_caller_with_nothing() {
+        let slot = Arc::new(Slot::default());
+        let promise = Promise(Arc::clone(&slot));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(promise);
+        });
+        assert!(slot.wait().is_none());
+        writer.join().expect("writer");
+        // Answered, then dropped: the answer stands.
+        let slot = Arc::new(Slot::default());
+        Promise(Arc::clone(&slot)).answer(answer("a2"));
+        assert_eq!(slot.wait().map(|a| a.id.to_string()), Some("a2".into()));
     }
 }
