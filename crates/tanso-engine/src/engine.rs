@@ -177,17 +177,25 @@ impl<S: Store + 'static> Engine<S> {
     /// Queues a command; the answer arrives on the returned channel once durable.
     pub fn submit_async(&self, sub: Submission) -> Receiver<Answer> {
         let (reply, rx) = bounded(1);
-        let id = sub.id.clone();
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let sent = self
-            .tx
-            .as_ref()
-            .is_some_and(|tx| tx.send(Job::One(sub, reply.clone())).is_ok());
-        if !sent {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            let _ = reply.send(transient(id, "the writer has stopped"));
+        if let Some(Job::One(sub, _)) = self.enqueue(Job::One(sub, reply.clone())) {
+            let _ = reply.send(transient(sub.id, "the writer has stopped"));
         }
         rx
+    }
+
+    /// Sends a job to the writer thread, counted as pending until it is answered; gives the
+    /// job back, unsent, if the writer has stopped.
+    #[must_use]
+    fn enqueue(&self, job: Job) -> Option<Job> {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let unsent = match &self.tx {
+            Some(tx) => tx.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        if unsent.is_some() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        unsent
     }
 
     /// Queues many commands as one job: they are applied in order in one batch (with whatever
@@ -200,13 +208,7 @@ impl<S: Store + 'static> Engine<S> {
             let _ = reply.send(Vec::new());
             return rx;
         }
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let unsent = match &self.tx {
-            Some(tx) => tx.send(Job::Many(subs, reply.clone())).err().map(|e| e.0),
-            None => Some(Job::Many(subs, reply.clone())),
-        };
-        if let Some(Job::Many(subs, _)) = unsent {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
+        if let Some(Job::Many(subs, _)) = self.enqueue(Job::Many(subs, reply.clone())) {
             let _ = reply.send(
                 subs.into_iter()
                     .map(|s| transient(s.id, "the writer has stopped"))
@@ -231,14 +233,8 @@ impl<S: Store + 'static> Engine<S> {
                 .unwrap_or_else(|| transient(id, "the node gave no answer"));
         }
         let slot = Arc::new(Slot::default());
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let sent = self
-            .tx
-            .as_ref()
-            .is_some_and(|tx| tx.send(Job::Wait(sub, Promise(Arc::clone(&slot)))).is_ok());
-        if !sent {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-        }
+        // An unsent job is dropped here, and its dropped promise wakes the wait below.
+        drop(self.enqueue(Job::Wait(sub, Promise(Arc::clone(&slot)))));
         slot.wait()
             .unwrap_or_else(|| transient(id, "the writer has stopped"))
     }
