@@ -119,6 +119,38 @@ impl Hasher for IdHasher {
 type FpMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 type FpSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
+/// Shards of the index of every accepted command (one entry per command ever accepted).
+const FP_SHARDS: usize = 64;
+
+/// The accepted-command index, split by fingerprint into [`FP_SHARDS`] maps. One map of
+/// millions of entries grows by rehashing all of them at once, which stalls the writer for a
+/// tenth of a second at a few million commands and for seconds at hundreds of millions; a
+/// shard rehashes a sixty-fourth of that. The shard is chosen by fingerprint bits 40..46, which
+/// a shard's own table uses neither for its bucket (low bits) nor for its tag (top 7 bits).
+struct AcceptedIndex {
+    shards: Vec<FpMap<Loc>>,
+}
+
+impl AcceptedIndex {
+    fn new() -> Self {
+        AcceptedIndex {
+            shards: (0..FP_SHARDS).map(|_| FpMap::default()).collect(),
+        }
+    }
+    fn shard(fp: u64) -> usize {
+        (fp >> 40) as usize % FP_SHARDS
+    }
+    fn insert(&mut self, fp: u64, loc: Loc) -> Option<Loc> {
+        self.shards[Self::shard(fp)].insert(fp, loc)
+    }
+    fn get(&self, fp: u64) -> Option<Loc> {
+        self.shards[Self::shard(fp)].get(&fp).copied()
+    }
+    fn contains(&self, fp: u64) -> bool {
+        self.shards[Self::shard(fp)].contains_key(&fp)
+    }
+}
+
 /// Where an accepted command's entry is: (chain index, seq).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc(u32, u64);
@@ -195,7 +227,7 @@ fn cites_entries(cmd: &Command) -> bool {
 /// [`Node::submit_batch`]); smaller ones would pay more for the thread than it saves.
 pub const SEAL_ON_THREAD_MIN: usize = 256;
 /// Entries handed to the sealer thread at a time.
-const SEAL_CHUNK: usize = 64;
+const SEAL_CHUNK: usize = 512;
 
 /// A decided entry to seal: its chain and the entry without its previous hash; with the
 /// chain's head and frontier when it is the chain's first entry in the batch.
@@ -348,6 +380,19 @@ impl<'scope> Sealing<'scope> {
     }
 }
 
+/// A stream's commit: none, running on its own thread (with the store and the answers it makes
+/// durable), or finished with its outcome.
+enum Flight<'scope, S: Store> {
+    Grounded,
+    Flying(
+        std::thread::ScopedJoinHandle<'scope, (S, Result<(), StoreError>)>,
+        Vec<Answer>,
+    ),
+    Landed(Result<(), StoreError>, Vec<Answer>),
+}
+
+const STORE_HOME: &str = "the store is home: a stream lands its commit before any read";
+
 struct RunBuilder {
     first_seq: u64,
     prev_hash: [u8; 32],
@@ -368,13 +413,15 @@ struct RunCache {
 
 pub struct Node<S: Store> {
     run_cache: std::cell::RefCell<Option<RunCache>>,
-    store: S,
+    /// The store; away (`None`) only inside [`Node::submit_stream`], while a batch's commit runs
+    /// on its own thread (every path that reads lands that commit first).
+    store: Option<S>,
     epoch: u64,
     hmac: Hmac,
     config: NodeConfig,
     chains: Vec<ChainRt>,
     chain_ix: BTreeMap<ChainId, u32>,
-    accepted: FpMap<Loc>,
+    accepted: AcceptedIndex,
     /// Fingerprints seen more than once (different ids, same fingerprint): all locations.
     accepted_collisions: FpMap<Vec<Loc>>,
     rejected: FpSet,
@@ -425,14 +472,14 @@ impl<S: Store> Node<S> {
             // A failed commit may have left memory ahead of the store: reopen instead.
             return Err(NodeError::Poisoned);
         }
-        let epoch = self.store.acquire_writer()?;
+        let epoch = self.st_mut().acquire_writer()?;
         self.epoch = epoch;
         // A reader opened before any writer made the secret has a placeholder.
-        let secret = Node::<S>::secret(&mut self.store, true)?;
+        let secret = Node::<S>::secret(self.st_mut(), true)?;
         self.hmac = Hmac::new(&secret);
         self.catch_up()?;
         let mut rejected = FpSet::default();
-        self.store.scan_rejections(&mut |r| {
+        self.st().scan_rejections(&mut |r| {
             if let Ok(id) = CommandId::parse(&r.command_id) {
                 rejected.insert(fingerprint(&id));
             }
@@ -447,12 +494,12 @@ impl<S: Store> Node<S> {
     /// writer); returns how many. Each entry is checked as on open.
     pub fn catch_up(&mut self) -> Result<usize, NodeError> {
         let mut applied = 0;
-        for head in self.store.heads()? {
+        for head in self.st().heads()? {
             let id = ChainId::parse(&head.chain)
                 .map_err(|_| ChainFault::new(&head.chain, 0, "chain name is not a chain id"))?;
             let Some(&ix) = self.chain_ix.get(&id) else {
                 let mut ids = Vec::new();
-                let rt = load_chain(&self.store, &head.chain, |entry, _| {
+                let rt = load_chain(self.st(), &head.chain, |entry, _| {
                     ids.push((fingerprint(&entry.command_id), entry.seq));
                     Ok(())
                 })?;
@@ -467,7 +514,7 @@ impl<S: Store> Node<S> {
             if head.seq < from {
                 continue;
             }
-            for run in self.store.read_runs(&head.chain, from)? {
+            for run in self.st().read_runs(&head.chain, from)? {
                 let raws = split_run(&run.body)
                     .map_err(|e| ChainFault::new(&head.chain, run.first_seq, e.to_string()))?;
                 for (k, raw) in raws.into_iter().enumerate() {
@@ -481,7 +528,7 @@ impl<S: Store> Node<S> {
                 }
             }
             let checkpointed = self
-                .store
+                .st()
                 .checkpoints(&head.chain)?
                 .last()
                 .map_or(0, |c| c.seq);
@@ -516,21 +563,21 @@ impl<S: Store> Node<S> {
         let secret = Node::<S>::secret(&mut store, writer)?;
         let mut node = Node {
             run_cache: std::cell::RefCell::new(None),
-            store,
+            store: Some(store),
             epoch,
             hmac: Hmac::new(&secret),
             config,
             chains: Vec::new(),
             chain_ix: BTreeMap::new(),
-            accepted: FpMap::default(),
+            accepted: AcceptedIndex::new(),
             accepted_collisions: FpMap::default(),
             rejected: FpSet::default(),
             poisoned: false,
             fenced: false,
         };
-        for head in node.store.heads()? {
+        for head in node.st().heads()? {
             let mut ids = Vec::new();
-            let rt = load_chain(&node.store, &head.chain, |entry, _| {
+            let rt = load_chain(node.st(), &head.chain, |entry, _| {
                 ids.push((fingerprint(&entry.command_id), entry.seq));
                 Ok(())
             })?;
@@ -551,7 +598,7 @@ impl<S: Store> Node<S> {
             }
         }
         let mut rejected = FpSet::default();
-        node.store.scan_rejections(&mut |r| {
+        node.st().scan_rejections(&mut |r| {
             if let Ok(id) = CommandId::parse(&r.command_id) {
                 rejected.insert(fingerprint(&id));
             }
@@ -581,10 +628,16 @@ impl<S: Store> Node<S> {
         self.epoch
     }
     pub fn store(&self) -> &S {
-        &self.store
+        self.st()
     }
     pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
+        self.st_mut()
+    }
+    fn st(&self) -> &S {
+        self.store.as_ref().expect(STORE_HOME)
+    }
+    fn st_mut(&mut self) -> &mut S {
+        self.store.as_mut().expect(STORE_HOME)
     }
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
@@ -644,7 +697,7 @@ impl<S: Store> Node<S> {
             c.chain == name && seq >= c.first_seq && seq < c.first_seq + c.entries.len() as u64
         });
         if !hit {
-            let Some(run) = self.store.run_containing(&name, seq)? else {
+            let Some(run) = self.st().run_containing(&name, seq)? else {
                 return Ok(None);
             };
             let raws = split_run(&run.body)
@@ -687,24 +740,118 @@ impl<S: Store> Node<S> {
         now: Timestamp,
     ) -> Result<Vec<Answer>, NodeError> {
         self.refuse_if_stopped()?;
-        let n_subs = subs.len();
-        let result = std::thread::scope(|scope| {
-            let sealing = if n_subs >= SEAL_ON_THREAD_MIN {
-                Sealing::start(scope, n_subs)
-            } else {
-                Sealing::Here(Seal::new(n_subs))
-            };
-            self.decide_batch(subs, now, sealing)
-        });
-        let (seal, answers, rejections, personal) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                // Commands decided before the failure changed the state in memory but were
-                // never committed: this node must not write again.
-                self.poisoned = true;
-                return Err(e);
+        let (batch, answers) = std::thread::scope(|scope| {
+            self.decide_sealed(scope, subs, now, &mut Flight::Grounded)
+        })?;
+        if !batch.is_empty() {
+            if let Err(e) = self.st_mut().commit(&batch) {
+                return Err(self.fail(e));
             }
+        }
+        Ok(answers)
+    }
+
+    /// Applies a stream of batches, each exactly as [`Node::submit_batch`] would (same entries,
+    /// hashes and answers, one durable commit per batch), but commits each batch on a thread
+    /// of its own while this one decides the next. `durable` gets each batch's answers, in
+    /// order, once that batch is durable; when it returns `false` no further batch is taken
+    /// (the one already decided is still committed and answered).
+    ///
+    /// A batch that needs the store while deciding (a command that may cite an entry, or an
+    /// id this node has seen before) first waits for the commit in flight. A failed commit
+    /// stops the node as in `submit_batch`; the batch decided meanwhile is never answered.
+    pub fn submit_stream<I, F>(&mut self, batches: I, mut durable: F) -> Result<(), NodeError>
+    where
+        I: IntoIterator<Item = (Vec<Submission>, Timestamp)>,
+        F: FnMut(Vec<Answer>) -> bool,
+    {
+        self.refuse_if_stopped()?;
+        std::thread::scope(|scope| {
+            let mut flight = Flight::Grounded;
+            let mut go_on = true;
+            for (subs, now) in batches {
+                if !go_on {
+                    break;
+                }
+                let decided = self.decide_sealed(scope, subs, now, &mut flight);
+                // The commit in flight (or landed while deciding) finishes before anything
+                // else: its answers go out first, and an error in deciding is only reported
+                // once the store is home.
+                if let Some(answers) = self.land(&mut flight)? {
+                    go_on = durable(answers);
+                }
+                let (batch, answers) = decided?;
+                if batch.is_empty() {
+                    go_on = go_on && durable(answers);
+                    continue;
+                }
+                let mut store = self.store.take().expect(STORE_HOME);
+                let commit = scope.spawn(move || {
+                    let r = store.commit(&batch);
+                    (store, r)
+                });
+                flight = Flight::Flying(commit, answers);
+            }
+            if let Some(answers) = self.land(&mut flight)? {
+                durable(answers);
+            }
+            Ok(())
+        })
+    }
+
+    /// Waits for the commit in flight, if any, and brings the store home; returns the answers
+    /// it made durable, or the commit's error (which stops the node).
+    fn land(&mut self, flight: &mut Flight<'_, S>) -> Result<Option<Vec<Answer>>, NodeError> {
+        self.bring_home(flight);
+        match std::mem::replace(flight, Flight::Grounded) {
+            Flight::Grounded => Ok(None),
+            Flight::Landed(Ok(()), answers) => Ok(Some(answers)),
+            Flight::Landed(Err(e), _) => Err(self.fail(e)),
+            Flight::Flying(..) => unreachable!("bring_home lands a flying commit"),
+        }
+    }
+
+    /// Joins the commit in flight, if any, keeping its outcome in `flight`, so that the store
+    /// can be read.
+    fn bring_home(&mut self, flight: &mut Flight<'_, S>) {
+        if let Flight::Flying(..) = flight {
+            let Flight::Flying(commit, answers) = std::mem::replace(flight, Flight::Grounded)
+            else {
+                return;
+            };
+            let (store, result) = match commit.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            self.store = Some(store);
+            *flight = Flight::Landed(result, answers);
+        }
+    }
+
+    /// Decides a batch with its entries sealed (see `submit_batch`) and builds its commit.
+    /// A failure while deciding stops the node: commands decided before it changed the state
+    /// in memory but will never be committed.
+    fn decide_sealed<'scope>(
+        &mut self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        subs: Vec<Submission>,
+        now: Timestamp,
+        flight: &mut Flight<'scope, S>,
+    ) -> Result<(CommitBatch, Vec<Answer>), NodeError> {
+        let n_subs = subs.len();
+        let sealing = if n_subs >= SEAL_ON_THREAD_MIN {
+            Sealing::start(scope, n_subs)
+        } else {
+            Sealing::Here(Seal::new(n_subs))
         };
+        let (seal, answers, rejections, personal) =
+            match self.decide_batch(subs, now, sealing, flight) {
+                Ok(done) => done,
+                Err(e) => {
+                    self.poisoned = true;
+                    return Err(e);
+                }
+            };
         for (ix, (head, frontier)) in seal.tips {
             let rt = &mut self.chains[ix as usize];
             rt.head = head;
@@ -731,12 +878,7 @@ impl<S: Store> Node<S> {
             personal,
             checkpoints: Vec::new(),
         };
-        if !batch.is_empty() {
-            if let Err(e) = self.store.commit(&batch) {
-                return Err(self.fail(e));
-            }
-        }
-        Ok(answers)
+        Ok((batch, answers))
     }
 
     /// Decides a batch's commands in order and has their entries sealed; returns the sealed
@@ -748,6 +890,7 @@ impl<S: Store> Node<S> {
         subs: Vec<Submission>,
         now: Timestamp,
         mut sealing: Sealing<'scope>,
+        flight: &mut Flight<'scope, S>,
     ) -> Result<(Seal, Vec<Answer>, Vec<RejectionRecord>, Vec<PersonalRecord>), NodeError> {
         let mut rejections: Vec<RejectionRecord> = Vec::new();
         let mut personal: Vec<PersonalRecord> = Vec::new();
@@ -770,6 +913,10 @@ impl<S: Store> Node<S> {
             if sealing.is_elsewhere() && (cites || in_batch.contains_key(&fp)) {
                 sealing = Sealing::Here(sealing.finish(&mut answers));
             }
+            // A citation reads the store: the commit in flight lands first.
+            if cites {
+                self.bring_home(flight);
+            }
             // 1. Same id earlier in this batch.
             let mut earlier = in_batch.get(&fp).copied();
             while let Some(i) = earlier {
@@ -791,12 +938,16 @@ impl<S: Store> Node<S> {
                 keyed_of.push(keyed);
                 continue;
             }
-            // 2. Same id in an earlier batch.
-            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
-                answers.push(Some(a));
-                same_fp.push(usize::MAX);
-                keyed_of.push(keyed);
-                continue;
+            // 2. Same id in an earlier batch: read from the store, once the commit in flight
+            // has landed. (A new id, the common case, costs two lookups here.)
+            if self.seen_before(fp) {
+                self.bring_home(flight);
+                if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
+                    answers.push(Some(a));
+                    same_fp.push(usize::MAX);
+                    keyed_of.push(keyed);
+                    continue;
+                }
             }
             let ix = answers.len();
             if sub.dry_run {
@@ -866,6 +1017,11 @@ impl<S: Store> Node<S> {
         Ok((seal, answers, rejections, personal))
     }
 
+    /// Whether an earlier batch bound an id with fingerprint `fp` (accepted or rejected).
+    fn seen_before(&self, fp: u64) -> bool {
+        self.accepted.contains(fp) || self.rejected.contains(&fp)
+    }
+
     /// The stored answer for an id seen in an earlier batch, if any.
     fn stored_answer(
         &self,
@@ -875,7 +1031,7 @@ impl<S: Store> Node<S> {
     ) -> Result<Option<Answer>, NodeError> {
         let locs: Vec<Loc> = match self.accepted_collisions.get(&fp) {
             Some(v) => v.clone(),
-            None => self.accepted.get(&fp).copied().into_iter().collect(),
+            None => self.accepted.get(fp).into_iter().collect(),
         };
         for Loc(ix, seq) in locs {
             let rt = &self.chains[ix as usize];
@@ -890,7 +1046,7 @@ impl<S: Store> Node<S> {
             }
         }
         if self.rejected.contains(&fp) {
-            if let Some(r) = self.store.rejection(id.as_str())? {
+            if let Some(r) = self.st().rejection(id.as_str())? {
                 return Ok(Some(if &r.content_hash == keyed {
                     Answer {
                         id: id.clone(),
@@ -1115,7 +1271,7 @@ impl<S: Store> Node<S> {
             checkpoints: records,
             ..CommitBatch::default()
         };
-        if let Err(e) = self.store.commit(&batch) {
+        if let Err(e) = self.st_mut().commit(&batch) {
             return Err(self.fail(e));
         }
         for s in &out {
@@ -1204,4 +1360,32 @@ mod tests {
     }
 
     const HMAC_VECTOR: &str = "62215de7bddcea7e2c4047ff6bb94f8d18262fc8b3f3648134bb7d44158ff84d";
+
+    /// The accepted index finds what was put in it, not what was not, and spreads the
+    /// fingerprints of ordinary ids over every shard, evenly enough that no shard holds much
+    /// more than its share (a shard's rehash stays a small part of the whole).
+    #[test]
+    fn the_accepted_index_spreads_ids_over_its_shards() {
+        use super::{fingerprint, AcceptedIndex, Loc, FP_SHARDS};
+        let mut index = AcceptedIndex::new();
+        let n = 64_000u64;
+        for i in 0..n {
+            let id = tanso_core::CommandId::parse(&format!("t{i}")).expect("id");
+            assert_eq!(index.insert(fingerprint(&id), Loc(0, i + 1)), None);
+        }
+        for i in 0..n {
+            let id = tanso_core::CommandId::parse(&format!("t{i}")).expect("id");
+            assert_eq!(index.get(fingerprint(&id)), Some(Loc(0, i + 1)));
+            let other = tanso_core::CommandId::parse(&format!("u{i}")).expect("id");
+            assert!(!index.contains(fingerprint(&other)));
+        }
+        let share = n as usize / FP_SHARDS;
+        for (k, shard) in index.shards.iter().enumerate() {
+            assert!(
+                shard.len() > share * 8 / 10 && shard.len() < share * 12 / 10,
+                "shard {k} holds {} of {n}",
+                shard.len()
+            );
+        }
+    }
 }

@@ -222,3 +222,81 @@ fn a_read_that_fails_in_a_batch_fails_it_and_stops_the_node() {
         assert_eq!(answers[fresh].outcome, first.outcome);
     }
 }
+
+/// In a stream, a commit that fails on its thread stops the node: the batches before it were
+/// answered once durable; the failed batch and the one decided while it was in flight are
+/// never answered, nothing of either is stored, later commands are refused, and a reopened
+/// node decides both afresh. Checked for an i/o failure that lost the write and for one that
+/// reached the store anyway (then replayed after reopening), with batches sealed in place and
+/// on the sealer thread.
+#[test]
+fn a_commit_that_fails_in_a_stream_stops_it_and_the_node() {
+    for (failure, size) in [
+        (InjectedFailure::Lost, 3usize),
+        (InjectedFailure::Lost, tanso_engine::SEAL_ON_THREAD_MIN + 10),
+        (InjectedFailure::Persisted, 5),
+    ] {
+        let store = MemoryStore::new();
+        let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("open node");
+        let mut n = 0u64;
+        let mut batch = |extra: Option<Submission>| -> Vec<Submission> {
+            let mut b: Vec<Submission> = extra.into_iter().collect();
+            for _ in 0..size {
+                n += 1;
+                b.push(register_holder(&format!("h{n}"), n));
+            }
+            b
+        };
+        let batches = [
+            batch(Some(open_registry("open-ind", "IND01"))),
+            batch(None),
+            batch(None),
+            batch(None),
+        ];
+        let mut answered: Vec<Vec<Answer>> = Vec::new();
+        let result = node.submit_stream(batches.iter().map(|b| (b.clone(), now())), |answers| {
+            // The second batch has been decided; its commit starts once this returns.
+            if answered.is_empty() {
+                store.fail_next_write(failure);
+            }
+            answered.push(answers);
+            true
+        });
+        assert!(
+            matches!(result, Err(tanso_engine::NodeError::Store(_))),
+            "{failure:?}: {result:?}"
+        );
+        assert_eq!(answered.len(), 1, "{failure:?}: batches answered");
+        assert_eq!(accepted_seq(&answered[0][size]), size as u64 + 1);
+        assert!(node.is_poisoned());
+        let refused = node.submit_batch(vec![batches[3][0].clone()], now());
+        assert!(matches!(refused, Err(tanso_engine::NodeError::Poisoned)));
+        let stored = if failure == InjectedFailure::Lost {
+            size + 1
+        } else {
+            2 * size + 1
+        };
+        assert_eq!(
+            heads(&store),
+            [format!("IND01@{stored}")],
+            "{failure:?}: what was stored"
+        );
+        drop(node);
+
+        // Reopened, the node answers the failed batch (from the store if it landed) and the
+        // one decided in flight afresh.
+        let mut node = Node::open(store.reopen(), NodeConfig::default()).expect("reopen");
+        let second = node
+            .submit_batch(batches[1].clone(), now())
+            .expect("second");
+        assert!(
+            second
+                .iter()
+                .all(|a| a.replayed == (failure == InjectedFailure::Persisted)),
+            "{failure:?}: {second:?}"
+        );
+        let third = node.submit_batch(batches[2].clone(), now()).expect("third");
+        assert!(third.iter().all(|a| !a.replayed));
+        assert_eq!(accepted_seq(&third[size - 1]), 3 * size as u64 + 1);
+    }
+}

@@ -570,3 +570,167 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
     let n = cited_in_batch.get();
     assert!(n >= 4, "only {n} cases with a citation within the batch");
 }
+
+/// The last accepted, committed entry of `chain` among `answers` (not a dry run's, not a
+/// replay): what a correction in the next batch may cite.
+fn last_entry(answers: &[Answer], subs: &[Submission], chain: &ChainId) -> Option<(u64, [u8; 32])> {
+    answers
+        .iter()
+        .zip(subs)
+        .rev()
+        .find_map(|(a, s)| match &a.outcome {
+            Outcome::Accepted(x) if &x.chain == chain && !a.replayed && !s.dry_run => {
+                Some((x.seq, x.hash))
+            }
+            _ => None,
+        })
+}
+
+/// A stream of batches (`submit_stream`: each batch committed on its own thread while the next
+/// is decided) gives exactly what the same batches give one `submit_batch` at a time: the same
+/// answers, heads, state hashes, Merkle roots and stored entries. Every batch after the first
+/// opens with a correction of the last entry of the batch before it (a citation read from the
+/// store, so the commit in flight must land first) and ends with resubmissions of ids of the
+/// batch before it (same and other content: answered from the store); some batches are long
+/// enough to be sealed on the sealer thread.
+#[test]
+fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        ..Config::default()
+    });
+    let strategy = (
+        prop::collection::vec(op(), 200..1200),
+        prop::collection::vec(1..2 * tanso_engine::SEAL_ON_THREAD_MIN, 1..5),
+    );
+    let (cited, replayed, reused) = (
+        std::cell::Cell::new(0),
+        std::cell::Cell::new(0),
+        std::cell::Cell::new(0),
+    );
+    runner
+        .run(&strategy, |(ops, sizes)| {
+            let ind = ChainId::parse("IND01").unwrap();
+            let jpn = ChainId::parse("JPN01").unwrap();
+            let mut first = opening(&ind, &jpn);
+            let (mut ind_holds, mut jpn_holds) = (Vec::new(), Vec::new());
+            let mut cmds = Vec::new();
+            for (i, o) in ops.iter().enumerate() {
+                let (chain, holds) = if i % 5 == 4 {
+                    (&jpn, &mut jpn_holds)
+                } else {
+                    (&ind, &mut ind_holds)
+                };
+                let n = first.len() + cmds.len();
+                let mut s = sub(n, chain, to_command(o, n, holds));
+                s.dry_run = i % 37 == 36;
+                cmds.push(s);
+            }
+            let now = Timestamp(T0.0 + 5);
+            let secret = [7u8; 32];
+            let fresh = || {
+                use tanso_store::Store;
+                let store = MemoryStore::new();
+                store.reopen().meta_set("node_secret", &secret).unwrap();
+                let node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
+                (store, node)
+            };
+            // The reference, one batch at a time; each batch after the first gets its
+            // resubmissions and its correction from the answers to the one before.
+            let (store_b, mut b) = fresh();
+            let mut batches: Vec<Vec<Submission>> = Vec::new();
+            let mut answers_b: Vec<Answer> = Vec::new();
+            let mut rest = cmds.into_iter();
+            let mut k = 0;
+            loop {
+                let mut batch: Vec<Submission> = if k == 0 {
+                    std::mem::take(&mut first)
+                } else {
+                    rest.by_ref().take(sizes[k % sizes.len()]).collect()
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                if let Some(prev) = batches.last() {
+                    // The correction first (its citation alone must land the commit in
+                    // flight), the resubmissions last.
+                    let prev_answers = &answers_b[answers_b.len() - prev.len()..];
+                    if let Some((seq, hash)) = last_entry(prev_answers, prev, &ind) {
+                        let cmd = Command::Correct {
+                            target: CitedEntry {
+                                seq,
+                                hash,
+                                events: Vec::new(),
+                            },
+                            note: None,
+                        };
+                        batch.insert(0, sub(90_000 + k, &ind, cmd));
+                    }
+                    batch.push(prev[prev.len() / 2].clone());
+                    let mut other = prev[prev.len() - 1].clone();
+                    other.content_hash[0] ^= 1;
+                    batch.push(other);
+                }
+                answers_b.extend(b.submit_batch(batch.clone(), now).unwrap());
+                batches.push(batch);
+                k += 1;
+            }
+            prop_assert!(batches.len() >= 2);
+            // The stream.
+            let (store_a, mut a) = fresh();
+            let mut answers_a: Vec<Answer> = Vec::new();
+            let mut per_batch = Vec::new();
+            a.submit_stream(batches.iter().map(|b| (b.clone(), now)), |answers| {
+                per_batch.push(answers.len());
+                answers_a.extend(answers);
+                true
+            })
+            .unwrap();
+            prop_assert_eq!(
+                per_batch,
+                batches.iter().map(Vec::len).collect::<Vec<_>>(),
+                "answers by batch"
+            );
+            if let Some(i) = (0..answers_a.len()).find(|&i| answers_a[i] != answers_b[i]) {
+                prop_assert!(
+                    false,
+                    "answer {i} differs: streamed {:?}, one at a time {:?}",
+                    answers_a[i],
+                    answers_b[i]
+                );
+            }
+            prop_assert_eq!(answers_a.len(), answers_b.len());
+            for a in &answers_a {
+                if a.id.as_str().starts_with("c9") && a.id.as_str().len() == 6 {
+                    // c90000+k: the corrections.
+                    if !a.codes().contains(&Code::CITATION_INVALID) {
+                        cited.set(cited.get() + 1);
+                    }
+                }
+                if a.replayed {
+                    replayed.set(replayed.get() + 1);
+                }
+                if a.codes().contains(&Code::ID_REUSED_WITH_OTHER_CONTENT) {
+                    reused.set(reused.get() + 1);
+                }
+            }
+            prop_assert!(accepted(&answers_a) > 40, "too few commands accepted");
+            prop_assert_eq!(hashes(&a), hashes(&b));
+            prop_assert_eq!(roots(&a), roots(&b));
+            // What was stored is what a cold replay reads back, on both.
+            let (a2, b2) = (
+                Node::open(store_a.reopen(), NodeConfig::default()).unwrap(),
+                Node::open(store_b.reopen(), NodeConfig::default()).unwrap(),
+            );
+            prop_assert_eq!(hashes(&a2), hashes(&b));
+            prop_assert_eq!(roots(&a2), roots(&b));
+            prop_assert_eq!(hashes(&b2), hashes(&b));
+            Ok(())
+        })
+        .unwrap();
+    let (c, r, u) = (cited.get(), replayed.get(), reused.get());
+    assert!(c >= 20, "only {c} corrections found the entry they cite");
+    assert!(r >= 20, "only {r} answers replayed from an earlier batch");
+    assert!(u >= 20, "only {u} ids reused with other content");
+}
