@@ -3,6 +3,11 @@
 //! durable commit, and only then answers each caller (group commit). Reads take the same lock
 //! as the writer, so no read sees an effect before it is durable.
 //!
+//! While it gathers single commands (waiting up to 200 µs for as many as the last batch held)
+//! the writer already holds the node and decides each command as it arrives, so the time spent
+//! waiting for the last clients is spent deciding the first ones; a large job (an HTTP batch)
+//! is gathered whole and decided with its entries sealed on the sealer thread.
+//!
 //! A caller of `submit` (which waits for its answer anyway) that finds the engine idle (the
 //! last batch held one command, no job sent to the writer is unanswered, and nobody holds the
 //! node) commits its command on its own thread instead: the same `submit_batch` under the same
@@ -18,7 +23,7 @@
 //! After a fatal storage error every later command gets the transient code 7001 (never bound
 //! to its id) and the process should restart from the store.
 
-use crate::node::{Answer, Node, NodeError, Outcome, Submission};
+use crate::node::{Answer, Node, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -312,53 +317,95 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
     let gather = std::time::Duration::from_micros(200);
     while let Ok(first) = rx.recv() {
         let last_len = shared.last_len.load(Ordering::Relaxed);
-        let mut n = first.len();
-        let mut jobs = vec![first];
-        let deadline = std::time::Instant::now() + gather;
-        while n < batch_max {
-            let next = match rx.try_recv() {
-                Ok(j) => j,
-                Err(_) if last_len > 1 && n < last_len => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    match rx.recv_timeout(left) {
-                        Ok(j) => j,
-                        Err(_) => break,
-                    }
-                }
-                Err(_) => break,
-            };
-            n += next.len();
-            jobs.push(next);
-        }
-        shared.last_len.store(n, Ordering::Relaxed);
-        let mut subs: Vec<Submission> = Vec::with_capacity(n);
-        let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            match j {
-                Job::One(sub, r) => {
+        let mut replies: Vec<Reply> = Vec::new();
+        let mut ids: Vec<tanso_core::CommandId> = Vec::new();
+        let result = if first.len() >= SEAL_ON_THREAD_MIN {
+            // A large job (an HTTP batch): gathered whole and decided with its entries sealed
+            // on the sealer thread.
+            let mut subs: Vec<Submission> = Vec::with_capacity(first.len());
+            let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
+                for sub in split_job(job, &mut replies) {
+                    ids.push(sub.id.clone());
                     subs.push(sub);
-                    replies.push(Reply::One(r));
                 }
-                Job::Wait(sub, p) => {
-                    subs.push(sub);
-                    replies.push(Reply::Wait(p));
-                }
-                Job::Many(many, r) => {
-                    replies.push(Reply::Many(many.len(), r));
-                    subs.extend(many);
-                }
-            }
-        }
-        let ids: Vec<_> = subs.iter().map(|s| s.id.clone()).collect();
-        let result = {
+            });
+            shared.last_len.store(n, Ordering::Relaxed);
             let mut node = lock(&shared.node);
             let now = read_clock(&shared.clock);
             node.submit_batch(subs, now)
+        } else {
+            // Single commands: each is decided as it arrives, while the writer waits for the
+            // rest of the batch, instead of all of them once it is gathered.
+            let mut node = lock(&shared.node);
+            let now = read_clock(&shared.clock);
+            let mut open = node.open_batch(now);
+            let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
+                for sub in split_job(job, &mut replies) {
+                    ids.push(sub.id.clone());
+                    if let Ok(batch) = &mut open {
+                        if let Err(e) = node.decide_into(batch, sub) {
+                            open = Err(e);
+                        }
+                    }
+                }
+            });
+            shared.last_len.store(n, Ordering::Relaxed);
+            open.and_then(|batch| node.commit_open(batch))
         };
         // The jobs are durable (or failed) and about to be answered: a caller that finds the
         // engine idle from here on may commit directly.
         shared.pending.fetch_sub(replies.len(), Ordering::SeqCst);
         deliver(answers_of(result, ids), replies);
+    }
+}
+
+/// Takes `first` and whatever else is queued, up to `batch_max` commands (a job is never
+/// split), handing each job to `take` as it comes; when the last batch held several commands
+/// (`last_len`), waits up to `gather` for that many. Returns the commands taken.
+fn gather_jobs(
+    rx: &Receiver<Job>,
+    first: Job,
+    batch_max: usize,
+    last_len: usize,
+    gather: std::time::Duration,
+    mut take: impl FnMut(Job),
+) -> usize {
+    let mut n = first.len();
+    take(first);
+    let deadline = std::time::Instant::now() + gather;
+    while n < batch_max {
+        let next = match rx.try_recv() {
+            Ok(j) => j,
+            Err(_) if last_len > 1 && n < last_len => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(j) => j,
+                    Err(_) => break,
+                }
+            }
+            Err(_) => break,
+        };
+        n += next.len();
+        take(next);
+    }
+    n
+}
+
+/// A job's commands, with where their answers go added to `replies`.
+fn split_job(job: Job, replies: &mut Vec<Reply>) -> Vec<Submission> {
+    match job {
+        Job::One(sub, r) => {
+            replies.push(Reply::One(r));
+            vec![sub]
+        }
+        Job::Wait(sub, p) => {
+            replies.push(Reply::Wait(p));
+            vec![sub]
+        }
+        Job::Many(many, r) => {
+            replies.push(Reply::Many(many.len(), r));
+            many
+        }
     }
 }
 

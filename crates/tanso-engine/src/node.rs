@@ -391,6 +391,55 @@ enum Flight<'scope, S: Store> {
     Landed(Result<(), StoreError>, Vec<Answer>),
 }
 
+/// A batch being decided: its answers so far, where its entries are sealed, and what it binds.
+struct Deciding<'scope> {
+    now: Timestamp,
+    sealing: Sealing<'scope>,
+    /// Filled in order, except the entries being sealed on the other thread (`None` until the
+    /// sealer is finished).
+    answers: Vec<Option<Answer>>,
+    /// Ids answered in this batch: fp → latest answer index with that fingerprint; earlier
+    /// ones with the same fingerprint are chained through `same_fp`.
+    in_batch: FpMap<usize>,
+    same_fp: Vec<usize>,
+    keyed_of: Vec<[u8; 32]>,
+    /// The chains whose head and frontier the seal holds.
+    handed: BTreeSet<u32>,
+    rejections: Vec<RejectionRecord>,
+    personal: Vec<PersonalRecord>,
+}
+
+impl<'scope> Deciding<'scope> {
+    fn new(sealing: Sealing<'scope>, n_subs: usize, now: Timestamp) -> Self {
+        let mut in_batch = FpMap::default();
+        in_batch.reserve(n_subs);
+        Deciding {
+            now,
+            sealing,
+            answers: Vec::with_capacity(n_subs),
+            in_batch,
+            same_fp: Vec::with_capacity(n_subs),
+            keyed_of: Vec::with_capacity(n_subs),
+            handed: BTreeSet::new(),
+            rejections: Vec::new(),
+            personal: Vec::new(),
+        }
+    }
+}
+
+/// A batch opened with [`Node::open_batch`], decided one command at a time.
+pub struct OpenBatch(Deciding<'static>);
+
+impl OpenBatch {
+    /// Commands decided into the batch so far.
+    pub fn len(&self) -> usize {
+        self.0.answers.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.answers.is_empty()
+    }
+}
+
 const STORE_HOME: &str = "the store is home: a stream lands its commit before any read";
 
 struct RunBuilder {
@@ -844,14 +893,31 @@ impl<S: Store> Node<S> {
         } else {
             Sealing::Here(Seal::new(n_subs))
         };
-        let (seal, answers, rejections, personal) =
-            match self.decide_batch(subs, now, sealing, flight) {
-                Ok(done) => done,
-                Err(e) => {
-                    self.poisoned = true;
-                    return Err(e);
-                }
-            };
+        let mut batch = Deciding::new(sealing, n_subs, now);
+        for sub in subs {
+            if let Err(e) = self.decide_next(&mut batch, sub, flight) {
+                self.poisoned = true;
+                return Err(e);
+            }
+        }
+        Ok(self.close_batch(batch))
+    }
+
+    /// Ends a batch: waits for its seal, gives the chains their new tips, and builds the
+    /// commit with the batch's answers.
+    fn close_batch(&mut self, batch: Deciding<'_>) -> (CommitBatch, Vec<Answer>) {
+        let Deciding {
+            sealing,
+            mut answers,
+            rejections,
+            personal,
+            ..
+        } = batch;
+        let seal = sealing.finish(&mut answers);
+        let answers = answers
+            .into_iter()
+            .map(|a| a.expect("every entry is answered once the seal is finished"))
+            .collect();
         for (ix, (head, frontier)) in seal.tips {
             let rt = &mut self.chains[ix as usize];
             rt.head = head;
@@ -878,143 +944,159 @@ impl<S: Store> Node<S> {
             personal,
             checkpoints: Vec::new(),
         };
-        Ok((batch, answers))
+        (batch, answers)
     }
 
-    /// Decides a batch's commands in order and has their entries sealed; returns the sealed
-    /// runs with the chains' new tips, the answers, and the batch's rejection and personal
-    /// records.
-    #[allow(clippy::type_complexity)]
-    fn decide_batch<'scope>(
-        &mut self,
-        subs: Vec<Submission>,
-        now: Timestamp,
-        mut sealing: Sealing<'scope>,
-        flight: &mut Flight<'scope, S>,
-    ) -> Result<(Seal, Vec<Answer>, Vec<RejectionRecord>, Vec<PersonalRecord>), NodeError> {
-        let mut rejections: Vec<RejectionRecord> = Vec::new();
-        let mut personal: Vec<PersonalRecord> = Vec::new();
-        // Ids answered in this batch: fp → latest answer index with that fingerprint; earlier
-        // ones with the same fingerprint are chained through `same_fp`.
-        let mut in_batch: FpMap<usize> = FpMap::default();
-        in_batch.reserve(subs.len());
-        let mut same_fp: Vec<usize> = Vec::with_capacity(subs.len());
-        let mut keyed_of: Vec<[u8; 32]> = Vec::with_capacity(subs.len());
-        // Filled in order, except the entries being sealed on the other thread (`None` until
-        // the sealer is finished).
-        let mut answers: Vec<Option<Answer>> = Vec::with_capacity(subs.len());
-        // The chains whose head and frontier the seal holds.
-        let mut handed: BTreeSet<u32> = BTreeSet::new();
+    /// Starts a batch decided one command at a time, as its commands arrive (the engine's
+    /// writer decides each while it gathers the rest): [`Node::decide_into`] for each, then
+    /// [`Node::commit_open`]. Entries are sealed in place. The same answers, entries and
+    /// hashes as `submit_batch` of the same commands.
+    pub fn open_batch(&mut self, now: Timestamp) -> Result<OpenBatch, NodeError> {
+        self.refuse_if_stopped()?;
+        Ok(OpenBatch(Deciding::new(
+            Sealing::Here(Seal::new(1)),
+            1,
+            now,
+        )))
+    }
 
-        for sub in subs {
-            let fp = fingerprint(&sub.id);
-            let keyed = self.command_hash(&sub.content_hash);
-            let cites = sub.command.as_ref().is_ok_and(cites_entries);
-            if sealing.is_elsewhere() && (cites || in_batch.contains_key(&fp)) {
-                sealing = Sealing::Here(sealing.finish(&mut answers));
-            }
-            // A citation reads the store: the commit in flight lands first.
-            if cites {
-                self.bring_home(flight);
-            }
-            // 1. Same id earlier in this batch.
-            let mut earlier = in_batch.get(&fp).copied();
-            while let Some(i) = earlier {
-                if answers[i].as_ref().is_some_and(|a| a.id == sub.id) {
-                    break;
-                }
-                earlier = Some(same_fp[i]).filter(|&j| j != usize::MAX);
-            }
-            if let Some(i) = earlier {
-                let a = match &answers[i] {
-                    Some(first) if keyed_of[i] == keyed => Answer {
-                        replayed: true,
-                        ..first.clone()
-                    },
-                    _ => reused(&sub.id),
-                };
-                answers.push(Some(a));
-                same_fp.push(usize::MAX);
-                keyed_of.push(keyed);
-                continue;
-            }
-            // 2. Same id in an earlier batch: read from the store, once the commit in flight
-            // has landed. (A new id, the common case, costs two lookups here.)
-            if self.seen_before(fp) {
-                self.bring_home(flight);
-                if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
-                    answers.push(Some(a));
-                    same_fp.push(usize::MAX);
-                    keyed_of.push(keyed);
-                    continue;
-                }
-            }
-            let ix = answers.len();
-            if sub.dry_run {
-                answers.push(Some(self.dry_run_one(&sub, now, sealing.runs())));
-                same_fp.push(usize::MAX);
-                keyed_of.push(keyed);
-                continue;
-            }
-            let outcome = self.decide_one(&sub, now, sealing.runs());
-            match outcome {
-                Ok((chain_ix, entry_events)) => {
-                    let rt = &mut self.chains[chain_ix as usize];
-                    let time = Timestamp(now.0.max(rt.last_time.0));
-                    rt.seq += 1;
-                    rt.last_time = time;
-                    // The submission is not needed past this point: its id, actor and
-                    // personal records move into the entry, the batch and the answer.
-                    let entry = Entry {
-                        chain: rt.id.clone(),
-                        seq: rt.seq,
-                        time,
-                        actor: sub.actor,
-                        command_id: sub.id,
-                        command_hash: keyed,
-                        // Set by the seal, which holds the chain's head.
-                        prev_hash: [0; 32],
-                        events: entry_events,
-                    };
-                    let tip = handed
-                        .insert(chain_ix)
-                        .then(|| (rt.head, std::mem::take(&mut rt.frontier)));
-                    personal.extend(sub.personal);
-                    self.index_accepted(fp, Loc(chain_ix, entry.seq));
-                    sealing.seal(
-                        ToSeal {
-                            chain_ix,
-                            entry,
-                            tip,
-                        },
-                        &mut answers,
-                    );
-                }
-                Err(rejection) => {
-                    if rejection.is_permanent() {
-                        rejections.push(RejectionRecord {
-                            command_id: sub.id.as_str().to_owned(),
-                            content_hash: keyed,
-                            body: encode_rejection(&rejection),
-                        });
-                        self.rejected.insert(fp);
-                    }
-                    answers.push(Some(Answer {
-                        id: sub.id,
-                        outcome: Outcome::Rejected(rejection),
-                        replayed: false,
-                    }));
-                }
-            }
-            same_fp.push(in_batch.insert(fp, ix).unwrap_or(usize::MAX));
-            keyed_of.push(keyed);
+    /// Decides the next command of an open batch. A failure stops the node (as in
+    /// `submit_batch`); the batch must then be dropped.
+    pub fn decide_into(&mut self, batch: &mut OpenBatch, sub: Submission) -> Result<(), NodeError> {
+        self.refuse_if_stopped()?;
+        let r = self.decide_next(&mut batch.0, sub, &mut Flight::Grounded);
+        if r.is_err() {
+            self.poisoned = true;
         }
-        let seal = sealing.finish(&mut answers);
-        let answers = answers
-            .into_iter()
-            .map(|a| a.expect("every entry is answered once the seal is finished"))
-            .collect();
-        Ok((seal, answers, rejections, personal))
+        r
+    }
+
+    /// Commits an open batch durably and returns its answers, in order.
+    pub fn commit_open(&mut self, batch: OpenBatch) -> Result<Vec<Answer>, NodeError> {
+        self.refuse_if_stopped()?;
+        let (batch, answers) = self.close_batch(batch.0);
+        if !batch.is_empty() {
+            if let Err(e) = self.st_mut().commit(&batch) {
+                return Err(self.fail(e));
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Decides one command of a batch and has its entry sealed.
+    fn decide_next<'scope>(
+        &mut self,
+        b: &mut Deciding<'scope>,
+        sub: Submission,
+        flight: &mut Flight<'scope, S>,
+    ) -> Result<(), NodeError> {
+        let now = b.now;
+        let fp = fingerprint(&sub.id);
+        let keyed = self.command_hash(&sub.content_hash);
+        let cites = sub.command.as_ref().is_ok_and(cites_entries);
+        if b.sealing.is_elsewhere() && (cites || b.in_batch.contains_key(&fp)) {
+            let sealing = std::mem::replace(&mut b.sealing, Sealing::Here(Seal::new(0)));
+            b.sealing = Sealing::Here(sealing.finish(&mut b.answers));
+        }
+        // A citation reads the store: the commit in flight lands first.
+        if cites {
+            self.bring_home(flight);
+        }
+        // 1. Same id earlier in this batch.
+        let mut earlier = b.in_batch.get(&fp).copied();
+        while let Some(i) = earlier {
+            if b.answers[i].as_ref().is_some_and(|a| a.id == sub.id) {
+                break;
+            }
+            earlier = Some(b.same_fp[i]).filter(|&j| j != usize::MAX);
+        }
+        if let Some(i) = earlier {
+            let a = match &b.answers[i] {
+                Some(first) if b.keyed_of[i] == keyed => Answer {
+                    replayed: true,
+                    ..first.clone()
+                },
+                _ => reused(&sub.id),
+            };
+            b.answers.push(Some(a));
+            b.same_fp.push(usize::MAX);
+            b.keyed_of.push(keyed);
+            return Ok(());
+        }
+        // 2. Same id in an earlier batch: read from the store, once the commit in flight
+        // has landed. (A new id, the common case, costs two lookups here.)
+        if self.seen_before(fp) {
+            self.bring_home(flight);
+            if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
+                b.answers.push(Some(a));
+                b.same_fp.push(usize::MAX);
+                b.keyed_of.push(keyed);
+                return Ok(());
+            }
+        }
+        let ix = b.answers.len();
+        if sub.dry_run {
+            b.answers
+                .push(Some(self.dry_run_one(&sub, now, b.sealing.runs())));
+            b.same_fp.push(usize::MAX);
+            b.keyed_of.push(keyed);
+            return Ok(());
+        }
+        let outcome = self.decide_one(&sub, now, b.sealing.runs());
+        match outcome {
+            Ok((chain_ix, entry_events)) => {
+                let rt = &mut self.chains[chain_ix as usize];
+                let time = Timestamp(now.0.max(rt.last_time.0));
+                rt.seq += 1;
+                rt.last_time = time;
+                // The submission is not needed past this point: its id, actor and
+                // personal records move into the entry, the batch and the answer.
+                let entry = Entry {
+                    chain: rt.id.clone(),
+                    seq: rt.seq,
+                    time,
+                    actor: sub.actor,
+                    command_id: sub.id,
+                    command_hash: keyed,
+                    // Set by the seal, which holds the chain's head.
+                    prev_hash: [0; 32],
+                    events: entry_events,
+                };
+                let tip = b
+                    .handed
+                    .insert(chain_ix)
+                    .then(|| (rt.head, std::mem::take(&mut rt.frontier)));
+                b.personal.extend(sub.personal);
+                self.index_accepted(fp, Loc(chain_ix, entry.seq));
+                b.sealing.seal(
+                    ToSeal {
+                        chain_ix,
+                        entry,
+                        tip,
+                    },
+                    &mut b.answers,
+                );
+            }
+            Err(rejection) => {
+                if rejection.is_permanent() {
+                    b.rejections.push(RejectionRecord {
+                        command_id: sub.id.as_str().to_owned(),
+                        content_hash: keyed,
+                        body: encode_rejection(&rejection),
+                    });
+                    self.rejected.insert(fp);
+                }
+                b.answers.push(Some(Answer {
+                    id: sub.id,
+                    outcome: Outcome::Rejected(rejection),
+                    replayed: false,
+                }));
+            }
+        }
+        b.same_fp
+            .push(b.in_batch.insert(fp, ix).unwrap_or(usize::MAX));
+        b.keyed_of.push(keyed);
+        Ok(())
     }
 
     /// Whether an earlier batch bound an id with fingerprint `fp` (accepted or rejected).

@@ -259,3 +259,39 @@ fn a_queued_job_is_not_starved_by_a_lone_client_committing_directly() {
         );
     }
 }
+
+/// A store read that fails while the writer decides the commands it is gathering (here: the
+/// stored answer of a resubmitted id) answers every command of that batch with 7001, binds
+/// none of them and stops the node: later commands get 7001 too, nothing reaches the store,
+/// and a reopened node answers the same commands afresh.
+#[test]
+fn a_read_failing_while_the_writer_decides_answers_7001_and_stops_the_node() {
+    let store = MemoryStore::new();
+    let first = engine(&store, 64).submit(open_registry("r1", "AAA01"));
+    assert!(codes(&first).is_empty(), "{first:?}");
+    // A new engine on the same store: the resubmission's answer is read from the store.
+    let eng = engine(&store, 64);
+    store.fail_next_read();
+    let again = eng.submit_async(open_registry("r1", "AAA01"));
+    let other = eng.submit_async(open_registry("r2", "BBB01"));
+    let again = again.recv().expect("answer");
+    let other = other.recv().expect("answer");
+    assert_eq!(codes(&again), [Code::STORAGE_UNAVAILABLE], "{again:?}");
+    assert_eq!(codes(&other), [Code::STORAGE_UNAVAILABLE], "{other:?}");
+    let later = eng.submit(open_registry("r3", "CCC01"));
+    assert_eq!(codes(&later), [Code::STORAGE_UNAVAILABLE], "{later:?}");
+    drop(eng.shutdown());
+    let heads: Vec<String> = store
+        .heads()
+        .expect("heads")
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    assert_eq!(heads, ["AAA01@1"]);
+
+    let eng = engine(&store, 64);
+    let again = eng.submit(open_registry("r1", "AAA01"));
+    assert!(again.replayed && codes(&again).is_empty(), "{again:?}");
+    let other = eng.submit(open_registry("r2", "BBB01"));
+    assert!(!other.replayed && codes(&other).is_empty(), "{other:?}");
+}

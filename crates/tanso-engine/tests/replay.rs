@@ -414,8 +414,9 @@ fn roots(node: &Node<MemoryStore>) -> Vec<(String, [u8; 32])> {
 }
 
 /// A batch long enough to be sealed on the sealer thread gives exactly what the same commands
-/// give sealed in place, a few at a time: the same answers, heads, state hashes, Merkle roots
-/// and stored entries. The cases hold, by mode: only commands that never wait for the sealer;
+/// give sealed in place, a few at a time, and what the same batch gives opened and decided one
+/// command at a time (`Node::open_batch`, as the engine's writer does): the same answers, heads,
+/// state hashes, Merkle roots and stored entries. The cases hold, by mode: only commands that never wait for the sealer;
 /// those and one correction citing an entry earlier in the same batch; those and ids repeated
 /// within the batch (with the same or other content); or all of that with multi-leg commands
 /// (which may cite) and dry runs.
@@ -562,6 +563,27 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
             prop_assert_eq!(hashes(&a2), hashes(&a));
             prop_assert_eq!(roots(&a2), roots(&a));
             prop_assert_eq!(hashes(&b2), hashes(&b));
+            // The same batch opened and decided one command at a time (the engine's writer
+            // does so while it gathers): the same as the whole batch at once.
+            let (store_c, mut c, mut answers_c) = fresh();
+            let mut open = c.open_batch(now).unwrap();
+            for s in &rest {
+                c.decide_into(&mut open, s.clone()).unwrap();
+            }
+            prop_assert_eq!(open.len(), rest.len());
+            answers_c.extend(c.commit_open(open).unwrap());
+            if let Some(i) = (0..answers_a.len()).find(|&i| answers_a[i] != answers_c[i]) {
+                prop_assert!(
+                    false,
+                    "answer {i} differs: whole batch {:?}, one at a time {:?}",
+                    answers_a[i],
+                    answers_c[i]
+                );
+            }
+            prop_assert_eq!(hashes(&c), hashes(&a));
+            prop_assert_eq!(roots(&c), roots(&a));
+            let c2 = Node::open(store_c.reopen(), NodeConfig::default()).unwrap();
+            prop_assert_eq!(hashes(&c2), hashes(&a));
             Ok(())
         })
         .unwrap();
