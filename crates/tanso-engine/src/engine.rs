@@ -59,14 +59,22 @@ enum Reply {
     Many(usize, Sender<Vec<Answer>>),
 }
 
-/// One answer for a caller blocked in `submit`. The caller sleeps on a condition variable
-/// until the answer is put, with no spinning: a channel's receiver spins and yields before it
-/// sleeps, and sixteen waiting callers doing so took about a fifth of two cores from the writer
-/// (docs/BENCHMARKS.md).
+/// One answer for a caller blocked in `submit`, or awaiting [`AnswerFuture`]. A blocked caller
+/// sleeps on a condition variable until the answer is put, with no spinning: a channel's
+/// receiver spins and yields before it sleeps, and sixteen waiting callers doing so took about
+/// a fifth of two cores from the writer (docs/BENCHMARKS.md). An awaiting task is woken through
+/// its waker, with no thread of its own.
 #[derive(Default)]
 struct Slot {
-    state: Mutex<SlotState>,
+    state: Mutex<SlotInner>,
     ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct SlotInner {
+    state: SlotState,
+    /// The task awaiting the answer, if it is awaited.
+    waker: Option<std::task::Waker>,
 }
 
 #[derive(Default)]
@@ -78,40 +86,84 @@ enum SlotState {
     Dropped,
 }
 
+impl Slot {
+    /// Sets the outcome (if none is set yet) and wakes whoever waits.
+    fn put(&self, outcome: SlotState) {
+        let waker = {
+            let mut inner = lock(&self.state);
+            if !matches!(inner.state, SlotState::Waiting) {
+                return;
+            }
+            inner.state = outcome;
+            inner.waker.take()
+        };
+        self.ready.notify_one();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
 /// The writer's end of a [`Slot`]: dropped unanswered, it wakes the caller, who then answers
 /// 7001 itself.
 struct Promise(Arc<Slot>);
 
 impl Promise {
     fn answer(self, a: Answer) {
-        *lock(&self.0.state) = SlotState::Answered(a);
-        self.0.ready.notify_one();
+        self.0.put(SlotState::Answered(a));
     }
 }
 
 impl Drop for Promise {
     fn drop(&mut self) {
-        let mut state = lock(&self.0.state);
-        if matches!(*state, SlotState::Waiting) {
-            *state = SlotState::Dropped;
-            self.0.ready.notify_one();
-        }
+        self.0.put(SlotState::Dropped);
     }
 }
 
 impl Slot {
     /// Sleeps until the answer is put (or the promise is dropped: `None`).
     fn wait(&self) -> Option<Answer> {
-        let mut state = lock(&self.state);
+        let mut inner = lock(&self.state);
         loop {
-            match std::mem::take(&mut *state) {
+            match std::mem::take(&mut inner.state) {
                 SlotState::Waiting => {
-                    state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+                    inner = self.ready.wait(inner).unwrap_or_else(|p| p.into_inner());
                 }
                 SlotState::Answered(a) => return Some(a),
                 SlotState::Dropped => return None,
             }
         }
+    }
+}
+
+/// The durable answer to a command queued by [`Engine::submit_future`]: awaiting it takes no
+/// thread; the writer wakes the task when the answer is durable (or answers 7001 if it stopped).
+pub struct AnswerFuture {
+    slot: Arc<Slot>,
+    id: tanso_core::CommandId,
+}
+
+impl std::future::Future for AnswerFuture {
+    type Output = Answer;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Answer> {
+        let outcome = {
+            let mut inner = lock(&self.slot.state);
+            match std::mem::take(&mut inner.state) {
+                SlotState::Waiting => {
+                    inner.waker = Some(cx.waker().clone());
+                    return std::task::Poll::Pending;
+                }
+                done => done,
+            }
+        };
+        std::task::Poll::Ready(match outcome {
+            SlotState::Answered(a) => a,
+            _ => transient(self.id.clone(), "the writer has stopped"),
+        })
     }
 }
 
@@ -242,6 +294,17 @@ impl<S: Store + 'static> Engine<S> {
         drop(self.enqueue(Job::Wait(sub, Promise(Arc::clone(&slot)))));
         slot.wait()
             .unwrap_or_else(|| transient(id, "the writer has stopped"))
+    }
+
+    /// Queues a command for the writer and returns its durable answer as a future: for async
+    /// callers (the HTTP API), which then need no blocking thread. Never commits on the
+    /// caller's thread.
+    pub fn submit_future(&self, sub: Submission) -> AnswerFuture {
+        let id = sub.id.clone();
+        let slot = Arc::new(Slot::default());
+        // An unsent job is dropped here, and its dropped promise answers the future (7001).
+        drop(self.enqueue(Job::Wait(sub, Promise(Arc::clone(&slot)))));
+        AnswerFuture { slot, id }
     }
 
     /// The node, locked, if nobody else is waiting or committing: the last batch held one
@@ -495,5 +558,55 @@ mod tests {
         let slot = Arc::new(Slot::default());
         Promise(Arc::clone(&slot)).answer(answer("a2"));
         assert_eq!(slot.wait().map(|a| a.id.to_string()), Some("a2".into()));
+    }
+
+    /// Runs a future to completion on this thread, parking between polls (what an async
+    /// runtime does, without one).
+    fn block_on<F: std::future::Future>(f: F) -> (F::Output, usize) {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return (v, polls);
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn an_awaited_answer_wakes_its_task_once_put_and_a_dropped_promise_gives_7001() {
+        // Answered later from another thread: the task sleeps, then gets the answer.
+        let slot = Arc::new(Slot::default());
+        let promise = Promise(Arc::clone(&slot));
+        let id = tanso_core::CommandId::parse("f1").expect("id");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            promise.answer(answer("f1"));
+        });
+        let (a, polls) = block_on(AnswerFuture { slot, id });
+        writer.join().expect("writer");
+        assert_eq!(a, answer("f1"));
+        assert!(polls >= 2, "the future was ready before the answer was put");
+        // Dropped unanswered: 7001 for the awaited id.
+        let slot = Arc::new(Slot::default());
+        let promise = Promise(Arc::clone(&slot));
+        let id = tanso_core::CommandId::parse("f2").expect("id");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(promise);
+        });
+        let (a, _) = block_on(AnswerFuture { slot, id });
+        writer.join().expect("writer");
+        assert_eq!(a.id.as_str(), "f2");
+        assert_eq!(a.codes(), [Code::STORAGE_UNAVAILABLE]);
     }
 }

@@ -12,7 +12,7 @@ pub mod proof;
 pub mod verify;
 
 pub use chains::{ChainFault, ChainRt};
-pub use engine::{system_clock, Clock, Engine};
+pub use engine::{system_clock, AnswerFuture, Clock, Engine};
 pub use node::{
     Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN,
 };

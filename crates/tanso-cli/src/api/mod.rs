@@ -5,7 +5,9 @@
 //!
 //! The shape: one axum fallback handler matches the route table itself (so every 404 and 405
 //! also answers in the envelope), authenticates, rate-limits, gates by role, reads the body
-//! under its size limit, then runs the route's plain synchronous handler on the blocking pool.
+//! under its size limit, then runs the route's plain synchronous handler on the blocking pool
+//! — except single commands, the hot path, which are checked on the runtime and awaited from
+//! the writer without a blocking thread (`routes::create_command_async`).
 //! Handlers talk to the engine's writer thread (commands, group commit) or read through it;
 //! they never see a request before its token is checked, and nothing here logs a secret.
 
@@ -588,10 +590,15 @@ async fn handle(
         body,
     };
     let api2 = Arc::clone(api);
-    let handler = route.handler;
-    let result = tokio::task::spawn_blocking(move || handler(&api2, &r))
-        .await
-        .unwrap_or_else(|e| Err(ApiError::unavailable(format!("handler failed: {e}"))));
+    let result = if route.operation_id == routes::CREATE_COMMAND {
+        // Single commands, the hot path: no blocking thread (see `create_command_async`).
+        routes::create_command_async(api2, r).await
+    } else {
+        let handler = route.handler;
+        tokio::task::spawn_blocking(move || handler(&api2, &r))
+            .await
+            .unwrap_or_else(|e| Err(ApiError::unavailable(format!("handler failed: {e}"))))
+    };
     (Some(route.path), user_id, result)
 }
 

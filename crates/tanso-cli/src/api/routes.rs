@@ -122,7 +122,7 @@ fn build_table() -> Vec<Route> {
           OpDoc::new("User").status(201).body(body("UserRequest", json!({"id": "example-officer", "password": "an example passphrase", "grants": [{"role": "registry_officer", "scope": "IND01"}]})))),
         r(post.clone(), "/api/v1/users/{user}/tokens", "create_token", "auth", "Issues a service token for a user; shown once, only its hash is kept", Roles(ADMIN), create_token,
           OpDoc::new("TokenCreated").status(201).param(path("user", "demo-auditor", "user id")).body(body("TokenRequest", json!({"label": "reporting service"})))),
-        r(post.clone(), "/api/v1/commands", "create_command", "commands", "Submits one command (the `tanso apply` JSON); the Idempotency-Key header carries its id", Roles(COMMANDERS), create_command,
+        r(post.clone(), "/api/v1/commands", CREATE_COMMAND, "commands", "Submits one command (the `tanso apply` JSON); the Idempotency-Key header carries its id", Roles(COMMANDERS), create_command,
           OpDoc::new("CommandAccepted").command().body(body("Command", json!({"id": "example-dry-run-1", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true})))),
         r(post.clone(), "/api/v1/commands/batch", "create_command_batch", "commands", "Submits many commands, applied in order with group commit; one result each", Roles(COMMANDERS), create_command_batch,
           OpDoc::new("BatchResults").param(option("events", Some("true"), "false: each accepted result without its events (id, status, chain, seq, time, hash), for large batches")).body(body("CommandBatch", json!([{"id": "example-dry-run-2", "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002, "quantity": 1, "dry_run": true}])))),
@@ -470,6 +470,7 @@ fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Reply {
     match check(api, user, v, key) {
         Checked::Done(r) => r,
         Checked::Submit(sub, dry_run) => answer_reply(&api.engine.submit(sub), dry_run),
+        Checked::Approve(ap) => request_approval(api, ap),
     }
 }
 
@@ -477,10 +478,13 @@ fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Reply {
 /// that variant stays unboxed.)
 #[allow(clippy::large_enum_variant)]
 enum Checked {
-    /// Answered here: refused, or routed to a second person.
+    /// Answered here: refused, or already waiting for (or decided by) a second person.
     Done(Reply),
     /// For the engine, with its dry-run flag.
     Submit(Submission, bool),
+    /// For a second person: the request to keep (`request_approval`, which writes the access
+    /// file) before answering.
+    Approve(Approval),
 }
 
 /// Checks one command and routes it to approval, or readies it for the engine.
@@ -551,20 +555,7 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
                     checker: None,
                     result: None,
                 };
-                let id = p.id.clone();
-                let out = api.change_access(|a| {
-                    if a.approvals.contains_key(&id) {
-                        return Err(reject(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            Some(&id),
-                            Code::ID_REUSED_WITH_OTHER_CONTENT,
-                            format!("command id {id} is already used by another request awaiting approval"),
-                        ));
-                    }
-                    a.approvals.insert(id.clone(), ap.clone());
-                    Ok(approval_reply(&ap))
-                });
-                return Checked::Done(out.unwrap_or_else(err_reply));
+                return Checked::Approve(ap);
             }
         }
     } else {
@@ -587,6 +578,25 @@ fn check_inner(api: &Api, user: &User, v: Value, key: Option<&str>) -> Checked {
     Checked::Submit(submission(parsed), dry_run)
 }
 
+/// Keeps a request for a second person's approval (in the access file) and answers 202, or
+/// refuses an id already used by another request awaiting approval.
+fn request_approval(api: &Api, ap: Approval) -> Reply {
+    let id = ap.id.clone();
+    let out = api.change_access(|a| {
+        if a.approvals.contains_key(&id) {
+            return Err(reject(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&id),
+                Code::ID_REUSED_WITH_OTHER_CONTENT,
+                format!("command id {id} is already used by another request awaiting approval"),
+            ));
+        }
+        a.approvals.insert(id.clone(), ap.clone());
+        Ok(approval_reply(&ap))
+    });
+    out.unwrap_or_else(err_reply)
+}
+
 fn approval_reply(ap: &Approval) -> Reply {
     match (&ap.status[..], &ap.result) {
         ("approved", Some(r)) => Reply {
@@ -604,8 +614,8 @@ fn approval_reply(ap: &Approval) -> Reply {
     }
 }
 
-fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
-    let user = req.user()?;
+/// The body and the Idempotency-Key of a command request.
+fn command_request(req: &Req) -> Result<(Value, Option<&str>), ApiError> {
     let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
         reject(
             StatusCode::BAD_REQUEST,
@@ -625,8 +635,38 @@ fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             )
         })?),
     };
+    Ok((v, key))
+}
+
+fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
+    let user = req.user()?;
+    let (v, key) = command_request(req)?;
     // Failures keep the engine's envelope (id, replayed, dry_run) with their status.
     Ok(step(api, user, v, key))
+}
+
+/// The operation served by [`create_command_async`].
+pub const CREATE_COMMAND: &str = "create_command";
+
+/// `create_command` on the async runtime, without a blocking thread: the checks are in
+/// memory, and the request's task sleeps until the writer wakes it with the durable answer
+/// (`Engine::submit_future`). Only keeping a request for approval, which writes the access
+/// file, goes to a blocking thread. The same answers as `create_command`.
+pub async fn create_command_async(api: std::sync::Arc<Api>, req: Req) -> Result<Reply, ApiError> {
+    let checked = {
+        let user = req.user()?;
+        let (v, key) = command_request(&req)?;
+        check(&api, user, v, key)
+    };
+    match checked {
+        Checked::Done(r) => Ok(r),
+        Checked::Submit(sub, dry_run) => {
+            Ok(answer_reply(&api.engine.submit_future(sub).await, dry_run))
+        }
+        Checked::Approve(ap) => tokio::task::spawn_blocking(move || request_approval(&api, ap))
+            .await
+            .map_err(|e| ApiError::unavailable(format!("handler failed: {e}"))),
+    }
 }
 
 fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
@@ -668,6 +708,7 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     for c in items {
         match check(api, user, c, None) {
             Checked::Done(r) => slots.push(Ok(r.body)),
+            Checked::Approve(ap) => slots.push(Ok(request_approval(api, ap).body)),
             Checked::Submit(sub, dry_run) => {
                 slots.push(Err(dry_run));
                 subs.push(sub);
