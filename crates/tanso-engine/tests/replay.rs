@@ -5,6 +5,7 @@
 //! fences the old writer and replays every stored answer.
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use sha2::{Digest, Sha256};
 use tanso_core::*;
 use tanso_engine::{Answer, Node, NodeConfig, Outcome, Submission};
@@ -413,13 +414,39 @@ fn roots(node: &Node<MemoryStore>) -> Vec<(String, [u8; 32])> {
         .collect()
 }
 
+/// Two runs of the same commands gave the same answers, in order (the first difference is the
+/// failure).
+fn same_answers(a: &[Answer], b: &[Answer], what: &str) -> Result<(), TestCaseError> {
+    prop_assert_eq!(a.len(), b.len(), "{}: number of answers", what);
+    if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+        prop_assert!(false, "{what}: answer {i} differs: {:?} / {:?}", a[i], b[i]);
+    }
+    Ok(())
+}
+
+/// Two nodes hold the same chains (heads, state hashes, Merkle roots), and a cold replay of
+/// each one's store gives them back.
+fn same_nodes(
+    (a, store_a): (&Node<MemoryStore>, &MemoryStore),
+    (b, store_b): (&Node<MemoryStore>, &MemoryStore),
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(hashes(a), hashes(b));
+    prop_assert_eq!(roots(a), roots(b));
+    for store in [store_a, store_b] {
+        let cold = Node::open(store.reopen(), NodeConfig::default()).unwrap();
+        prop_assert_eq!(hashes(&cold), hashes(a));
+        prop_assert_eq!(roots(&cold), roots(a));
+    }
+    Ok(())
+}
+
 /// A batch long enough to be sealed on the sealer thread gives exactly what the same commands
 /// give sealed in place, a few at a time, and what the same batch gives opened and decided one
-/// command at a time (`Node::open_batch`, as the engine's writer does): the same answers, heads,
-/// state hashes, Merkle roots and stored entries. The cases hold, by mode: only commands that never wait for the sealer;
-/// those and one correction citing an entry earlier in the same batch; those and ids repeated
-/// within the batch (with the same or other content); or all of that with multi-leg commands
-/// (which may cite) and dry runs.
+/// command at a time (`Node::open_batch`, as the engine's writer does): the same answers,
+/// heads, state hashes, Merkle roots and stored entries. The cases hold, by mode: only
+/// commands that never wait for the sealer; those and one correction citing an entry earlier
+/// in the same batch; those and ids repeated within the batch (with the same or other
+/// content); or all of that with multi-leg commands (which may cite) and dry runs.
 #[test]
 fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
     use proptest::test_runner::{Config, TestRunner};
@@ -541,28 +568,12 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
                 cited_in_batch.set(cited_in_batch.get() + 1);
             }
             prop_assert_eq!(answers_a.len(), subs.len());
-            if let Some(i) = (0..answers_a.len()).find(|&i| answers_a[i] != answers_b[i]) {
-                prop_assert!(
-                    false,
-                    "answer {i} differs: sealed on the thread {:?}, in place {:?}",
-                    answers_a[i],
-                    answers_b[i]
-                );
-            }
+            same_answers(&answers_a, &answers_b, "sealed on the thread / in place")?;
             prop_assert!(
                 accepted(&answers_a) > n_open + 50,
                 "too few commands accepted"
             );
-            prop_assert_eq!(hashes(&a), hashes(&b));
-            prop_assert_eq!(roots(&a), roots(&b));
-            // What was stored is what a cold replay reads back, on both.
-            let (a2, b2) = (
-                Node::open(store_a.reopen(), NodeConfig::default()).unwrap(),
-                Node::open(store_b.reopen(), NodeConfig::default()).unwrap(),
-            );
-            prop_assert_eq!(hashes(&a2), hashes(&a));
-            prop_assert_eq!(roots(&a2), roots(&a));
-            prop_assert_eq!(hashes(&b2), hashes(&b));
+            same_nodes((&a, &store_a), (&b, &store_b))?;
             // The same batch opened and decided one command at a time (the engine's writer
             // does so while it gathers): the same as the whole batch at once.
             let (store_c, mut c, mut answers_c) = fresh();
@@ -572,18 +583,8 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
             }
             prop_assert_eq!(open.len(), rest.len());
             answers_c.extend(c.commit_open(open).unwrap());
-            if let Some(i) = (0..answers_a.len()).find(|&i| answers_a[i] != answers_c[i]) {
-                prop_assert!(
-                    false,
-                    "answer {i} differs: whole batch {:?}, one at a time {:?}",
-                    answers_a[i],
-                    answers_c[i]
-                );
-            }
-            prop_assert_eq!(hashes(&c), hashes(&a));
-            prop_assert_eq!(roots(&c), roots(&a));
-            let c2 = Node::open(store_c.reopen(), NodeConfig::default()).unwrap();
-            prop_assert_eq!(hashes(&c2), hashes(&a));
+            same_answers(&answers_a, &answers_c, "whole batch / one at a time")?;
+            same_nodes((&a, &store_a), (&c, &store_c))?;
             Ok(())
         })
         .unwrap();
@@ -714,15 +715,7 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
                 batches.iter().map(Vec::len).collect::<Vec<_>>(),
                 "answers by batch"
             );
-            if let Some(i) = (0..answers_a.len()).find(|&i| answers_a[i] != answers_b[i]) {
-                prop_assert!(
-                    false,
-                    "answer {i} differs: streamed {:?}, one at a time {:?}",
-                    answers_a[i],
-                    answers_b[i]
-                );
-            }
-            prop_assert_eq!(answers_a.len(), answers_b.len());
+            same_answers(&answers_a, &answers_b, "streamed / one at a time")?;
             for a in &answers_a {
                 if a.id.as_str().starts_with("c9") && a.id.as_str().len() == 6 {
                     // c90000+k: the corrections.
@@ -738,16 +731,7 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
                 }
             }
             prop_assert!(accepted(&answers_a) > 40, "too few commands accepted");
-            prop_assert_eq!(hashes(&a), hashes(&b));
-            prop_assert_eq!(roots(&a), roots(&b));
-            // What was stored is what a cold replay reads back, on both.
-            let (a2, b2) = (
-                Node::open(store_a.reopen(), NodeConfig::default()).unwrap(),
-                Node::open(store_b.reopen(), NodeConfig::default()).unwrap(),
-            );
-            prop_assert_eq!(hashes(&a2), hashes(&b));
-            prop_assert_eq!(roots(&a2), roots(&b));
-            prop_assert_eq!(hashes(&b2), hashes(&b));
+            same_nodes((&a, &store_a), (&b, &store_b))?;
             Ok(())
         })
         .unwrap();
