@@ -387,10 +387,10 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
             // on the sealer thread.
             let mut subs: Vec<Submission> = Vec::with_capacity(first.len());
             let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
-                for sub in split_job(job, &mut replies) {
+                split_job(job, &mut replies, |sub| {
                     ids.push(sub.id.clone());
                     subs.push(sub);
-                }
+                });
             });
             shared.last_len.store(n, Ordering::Relaxed);
             let mut node = lock(&shared.node);
@@ -403,14 +403,14 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
             let now = read_clock(&shared.clock);
             let mut open = node.open_batch(now);
             let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
-                for sub in split_job(job, &mut replies) {
+                split_job(job, &mut replies, |sub| {
                     ids.push(sub.id.clone());
                     if let Ok(batch) = &mut open {
                         if let Err(e) = node.decide_into(batch, sub) {
                             open = Err(e);
                         }
                     }
-                }
+                });
             });
             shared.last_len.store(n, Ordering::Relaxed);
             open.and_then(|batch| node.commit_open(batch))
@@ -454,20 +454,21 @@ fn gather_jobs(
     n
 }
 
-/// A job's commands, with where their answers go added to `replies`.
-fn split_job(job: Job, replies: &mut Vec<Reply>) -> Vec<Submission> {
+/// Hands each of a job's commands to `each`, in order, and adds where their answers go to
+/// `replies`.
+fn split_job(job: Job, replies: &mut Vec<Reply>, mut each: impl FnMut(Submission)) {
     match job {
         Job::One(sub, r) => {
             replies.push(Reply::One(r));
-            vec![sub]
+            each(sub);
         }
         Job::Wait(sub, p) => {
             replies.push(Reply::Wait(p));
-            vec![sub]
+            each(sub);
         }
         Job::Many(many, r) => {
             replies.push(Reply::Many(many.len(), r));
-            many
+            many.into_iter().for_each(each);
         }
     }
 }
@@ -532,26 +533,29 @@ mod tests {
         transient(tanso_core::CommandId::parse(id).expect("id"), "test")
     }
 
-    #[test]
-    fn a_waiting_caller_gets_the_answer_put_from_another_thread() {
+    /// A new slot, and a writer thread that does `put` with its promise 20 ms from now.
+    fn put_later(
+        put: impl FnOnce(Promise) + Send + 'static,
+    ) -> (Arc<Slot>, std::thread::JoinHandle<()>) {
         let slot = Arc::new(Slot::default());
         let promise = Promise(Arc::clone(&slot));
         let writer = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(20));
-            promise.answer(answer("a1"));
+            put(promise);
         });
+        (slot, writer)
+    }
+
+    #[test]
+    fn a_waiting_caller_gets_the_answer_put_from_another_thread() {
+        let (slot, writer) = put_later(|p| p.answer(answer("a1")));
         assert_eq!(slot.wait().map(|a| a.id.to_string()), Some("a1".into()));
         writer.join().expect("writer");
     }
 
     #[test]
     fn a_promise_dropped_unanswered_wakes_its_caller_with_nothing() {
-        let slot = Arc::new(Slot::default());
-        let promise = Promise(Arc::clone(&slot));
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            drop(promise);
-        });
+        let (slot, writer) = put_later(drop);
         assert!(slot.wait().is_none());
         writer.join().expect("writer");
         // Answered, then dropped: the answer stands.
@@ -585,25 +589,15 @@ mod tests {
     #[test]
     fn an_awaited_answer_wakes_its_task_once_put_and_a_dropped_promise_gives_7001() {
         // Answered later from another thread: the task sleeps, then gets the answer.
-        let slot = Arc::new(Slot::default());
-        let promise = Promise(Arc::clone(&slot));
+        let (slot, writer) = put_later(|p| p.answer(answer("f1")));
         let id = tanso_core::CommandId::parse("f1").expect("id");
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            promise.answer(answer("f1"));
-        });
         let (a, polls) = block_on(AnswerFuture { slot, id });
         writer.join().expect("writer");
         assert_eq!(a, answer("f1"));
         assert!(polls >= 2, "the future was ready before the answer was put");
         // Dropped unanswered: 7001 for the awaited id.
-        let slot = Arc::new(Slot::default());
-        let promise = Promise(Arc::clone(&slot));
+        let (slot, writer) = put_later(drop);
         let id = tanso_core::CommandId::parse("f2").expect("id");
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            drop(promise);
-        });
         let (a, _) = block_on(AnswerFuture { slot, id });
         writer.join().expect("writer");
         assert_eq!(a.id.as_str(), "f2");

@@ -224,14 +224,10 @@ fn accepted(a: &[Answer]) -> usize {
 /// rejections would make the property vacuous).
 #[test]
 fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
-    use proptest::test_runner::{Config, TestRunner};
     use std::cell::RefCell;
     use std::collections::BTreeMap;
     let tally: RefCell<BTreeMap<&'static str, (usize, usize)>> = RefCell::new(BTreeMap::new());
-    let mut runner = TestRunner::new(Config {
-        cases: 300,
-        ..Config::default()
-    });
+    let mut runner = runner(300);
     let strategy = (
         prop::collection::vec(op(), 1..120),
         prop::collection::vec(1..30usize, 1..10),
@@ -414,6 +410,24 @@ fn roots(node: &Node<MemoryStore>) -> Vec<(String, [u8; 32])> {
         .collect()
 }
 
+/// A node on a new store with a fixed secret: nodes compared in one case keep the same keyed
+/// command hashes.
+fn node_with_secret() -> (MemoryStore, Node<MemoryStore>) {
+    use tanso_store::Store;
+    let store = MemoryStore::new();
+    store.reopen().meta_set("node_secret", &[7u8; 32]).unwrap();
+    let node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
+    (store, node)
+}
+
+/// A proptest runner of `cases` cases.
+fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases,
+        ..proptest::test_runner::Config::default()
+    })
+}
+
 /// Two runs of the same commands gave the same answers, in order (the first difference is the
 /// failure).
 fn same_answers(a: &[Answer], b: &[Answer], what: &str) -> Result<(), TestCaseError> {
@@ -449,11 +463,7 @@ fn same_nodes(
 /// content); or all of that with multi-leg commands (which may cite) and dry runs.
 #[test]
 fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
-    use proptest::test_runner::{Config, TestRunner};
-    let mut runner = TestRunner::new(Config {
-        cases: 40,
-        ..Config::default()
-    });
+    let mut runner = runner(40);
     let strategy = (
         prop::collection::vec(
             op(),
@@ -506,12 +516,8 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
             // the long batch writes to chains that exist. Every node has the same secret, so
             // that all keep the same keyed command hashes.
             let n_open = setup(&ind).len() + setup(&jpn).len();
-            let secret = [7u8; 32];
             let fresh = || {
-                use tanso_store::Store;
-                let store = MemoryStore::new();
-                store.reopen().meta_set("node_secret", &secret).unwrap();
-                let mut node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
+                let (store, mut node) = node_with_secret();
                 let answers = node.submit_batch(subs[..n_open].to_vec(), now).unwrap();
                 (store, node, answers)
             };
@@ -618,11 +624,7 @@ fn last_entry(answers: &[Answer], subs: &[Submission], chain: &ChainId) -> Optio
 /// enough to be sealed on the sealer thread.
 #[test]
 fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
-    use proptest::test_runner::{Config, TestRunner};
-    let mut runner = TestRunner::new(Config {
-        cases: 24,
-        ..Config::default()
-    });
+    let mut runner = runner(24);
     let strategy = (
         prop::collection::vec(op(), 200..1200),
         prop::collection::vec(1..2 * tanso_engine::SEAL_ON_THREAD_MIN, 1..5),
@@ -651,14 +653,7 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
                 cmds.push(s);
             }
             let now = Timestamp(T0.0 + 5);
-            let secret = [7u8; 32];
-            let fresh = || {
-                use tanso_store::Store;
-                let store = MemoryStore::new();
-                store.reopen().meta_set("node_secret", &secret).unwrap();
-                let node = Node::open(store.reopen(), NodeConfig::default()).unwrap();
-                (store, node)
-            };
+            let fresh = node_with_secret;
             // The reference, one batch at a time; each batch after the first gets its
             // resubmissions and its correction from the answers to the one before.
             let (store_b, mut b) = fresh();
