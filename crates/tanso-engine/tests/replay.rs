@@ -454,6 +454,33 @@ fn same_nodes(
     Ok(())
 }
 
+/// The last accepted, committed entry of `chain` among `answers` (not a dry run's, not a
+/// replay): what a correction in the next batch may cite.
+fn last_entry(answers: &[Answer], subs: &[Submission], chain: &ChainId) -> Option<(u64, [u8; 32])> {
+    answers
+        .iter()
+        .zip(subs)
+        .rev()
+        .find_map(|(a, s)| match &a.outcome {
+            Outcome::Accepted(x) if &x.chain == chain && !a.replayed && !s.dry_run => {
+                Some((x.seq, x.hash))
+            }
+            _ => None,
+        })
+}
+
+/// A correction of the entry (seq, hash).
+fn correct((seq, hash): (u64, [u8; 32])) -> Command {
+    Command::Correct {
+        target: CitedEntry {
+            seq,
+            hash,
+            events: Vec::new(),
+        },
+        note: None,
+    }
+}
+
 /// A batch long enough to be sealed on the sealer thread gives exactly what the same commands
 /// give sealed in place, a few at a time, and what the same batch gives opened and decided one
 /// command at a time (`Node::open_batch`, as the engine's writer does): the same answers,
@@ -529,27 +556,7 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
                 let k = rest.len() / 2;
                 let (_, mut d, _) = fresh();
                 let first_half = d.submit_batch(rest[..k].to_vec(), now).unwrap();
-                let cited =
-                    first_half
-                        .iter()
-                        .zip(&rest[..k])
-                        .rev()
-                        .find_map(|(a, s)| match &a.outcome {
-                            // A committed entry: not a dry run's answer, not a replay.
-                            Outcome::Accepted(x) if x.chain == ind && !a.replayed && !s.dry_run => {
-                                Some((x.seq, x.hash))
-                            }
-                            _ => None,
-                        });
-                if let Some((seq, hash)) = cited {
-                    let cmd = Command::Correct {
-                        target: CitedEntry {
-                            seq,
-                            hash,
-                            events: Vec::new(),
-                        },
-                        note: None,
-                    };
+                if let Some(cmd) = last_entry(&first_half, &rest[..k], &ind).map(correct) {
                     rest.insert(k, sub(80_000, &ind, cmd));
                     correction = Some(n_open + k);
                 }
@@ -598,21 +605,6 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
     assert!(modes.iter().all(|&n| n >= 10), "cases per mode: {modes:?}");
     let n = cited_in_batch.get();
     assert!(n >= 4, "only {n} cases with a citation within the batch");
-}
-
-/// The last accepted, committed entry of `chain` among `answers` (not a dry run's, not a
-/// replay): what a correction in the next batch may cite.
-fn last_entry(answers: &[Answer], subs: &[Submission], chain: &ChainId) -> Option<(u64, [u8; 32])> {
-    answers
-        .iter()
-        .zip(subs)
-        .rev()
-        .find_map(|(a, s)| match &a.outcome {
-            Outcome::Accepted(x) if &x.chain == chain && !a.replayed && !s.dry_run => {
-                Some((x.seq, x.hash))
-            }
-            _ => None,
-        })
 }
 
 /// A stream of batches (`submit_stream`: each batch committed on its own thread while the next
@@ -674,15 +666,7 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
                     // The correction first (its citation alone must land the commit in
                     // flight), the resubmissions last.
                     let prev_answers = &answers_b[answers_b.len() - prev.len()..];
-                    if let Some((seq, hash)) = last_entry(prev_answers, prev, &ind) {
-                        let cmd = Command::Correct {
-                            target: CitedEntry {
-                                seq,
-                                hash,
-                                events: Vec::new(),
-                            },
-                            note: None,
-                        };
+                    if let Some(cmd) = last_entry(prev_answers, prev, &ind).map(correct) {
                         batch.insert(0, sub(90_000 + k, &ind, cmd));
                     }
                     batch.push(prev[prev.len() / 2].clone());
