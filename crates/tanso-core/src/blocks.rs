@@ -6,10 +6,19 @@
 //! its owners, without a search of the serial order; only a new first serial (a split) or a
 //! removed one (a merge) changes that order.
 //!
+//! An owner's index is one sorted vector of [`Owned`] entries, which also carry where each
+//! block ends and whether it is free of holds and freezes: selection walks it front to back
+//! without visiting the slots, and a transfer hands its blocks over in bulk
+//! ([`Blocks::hand_over`]): one compaction of the sender's vector and one merge into the
+//! recipient's, instead of a search, removal and insertion per block. The sender's taken blocks
+//! are at the front of its set, and the merge into the recipient's vector moves only the
+//! entries after the first one inserted.
+//!
 //! Slots are internal: nothing observable (state hash, views, encodings) depends on them.
 
 use crate::ids::{AccountId, RegistryId};
-use crate::registry::{Block, IdMap};
+use crate::registry::{Block, IdMap, RegistryState};
+use crate::units::SerialRange;
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
@@ -18,8 +27,55 @@ use std::ops::RangeBounds;
 pub(crate) type Key = (RegistryId, u64);
 /// A block's key in its owner's order: (attributes, labels, first serial).
 pub(crate) type SetKey = (u32, u32, u64);
-/// One account's blocks: set key → slot.
-pub(crate) type AccountBlocks = BTreeMap<SetKey, u32>;
+
+/// One block in its owner's index: what selection and merging read, copied from the block
+/// record and kept equal to it (`RegistryState::check_invariants` checks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Owned {
+    pub(crate) key: SetKey,
+    pub(crate) end: u64,
+    pub(crate) slot: u32,
+    /// Free of holds and freezes.
+    pub(crate) free: bool,
+}
+
+/// One account's blocks, sorted by set key.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AccountBlocks(Vec<Owned>);
+
+impl AccountBlocks {
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every entry, ascending by set key.
+    pub(crate) fn all(&self) -> &[Owned] {
+        &self.0
+    }
+
+    /// Position of the first entry whose key is at least `k`.
+    pub(crate) fn lower(&self, k: &SetKey) -> usize {
+        self.0.partition_point(|o| o.key < *k)
+    }
+
+    fn find(&self, k: &SetKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|o| o.key.cmp(k))
+    }
+}
+
+/// One block a quantity takes from its sender, from the sender's index: the block's position
+/// there, its first serial and slot, and the range taken (all of it, or its high end).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Take {
+    pub(crate) pos: usize,
+    pub(crate) start: u64,
+    pub(crate) slot: u32,
+    pub(crate) range: SerialRange,
+}
 
 #[derive(Clone, Default)]
 pub(crate) struct Blocks {
@@ -27,6 +83,8 @@ pub(crate) struct Blocks {
     slab: Vec<Block>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
+    /// Reused by `hand_over`: the entries handed to the recipient, and their positions.
+    scratch: Vec<(Owned, usize)>,
 }
 
 impl Blocks {
@@ -58,7 +116,7 @@ impl Blocks {
         &self.slab[slot as usize]
     }
 
-    /// An account's blocks by set, if it ever held any (the map may be empty).
+    /// An account's blocks by set, if it ever held any (the index may be empty).
     pub(crate) fn of(&self, account: AccountId) -> Option<&AccountBlocks> {
         self.by_owner.get(&account)
     }
@@ -66,6 +124,19 @@ impl Blocks {
     /// Every account that ever held a block, with its blocks (possibly none now).
     pub(crate) fn owners(&self) -> impl Iterator<Item = (&AccountId, &AccountBlocks)> + '_ {
         self.by_owner.iter()
+    }
+
+    fn alloc(&mut self, b: Block) -> u32 {
+        match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = b;
+                s
+            }
+            None => {
+                self.slab.push(b);
+                (self.slab.len() - 1) as u32
+            }
+        }
     }
 
     /// Sets or removes the block at `key`; returns what was there.
@@ -110,20 +181,188 @@ impl Blocks {
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
             self.index(&new, key.1, slot);
+        } else if (old.end, old.is_free()) != (new.end, new.is_free()) {
+            if let Some(set) = self.by_owner.get_mut(&new.owner) {
+                if let Ok(i) = set.find(&(new.attrs, new.labels, key.1)) {
+                    set.0[i].end = new.end;
+                    set.0[i].free = new.is_free();
+                }
+            }
         }
         old
     }
 
     fn index(&mut self, b: &Block, start: u64, slot: u32) {
-        self.by_owner
-            .entry(b.owner)
-            .or_default()
-            .insert((b.attrs, b.labels, start), slot);
+        let set = self.by_owner.entry(b.owner).or_default();
+        let key = (b.attrs, b.labels, start);
+        let at = set.find(&key).unwrap_or_else(|i| i);
+        set.0.insert(
+            at,
+            Owned {
+                key,
+                end: b.end,
+                slot,
+                free: b.is_free(),
+            },
+        );
     }
 
     fn unindex(&mut self, b: &Block, start: u64) {
         if let Some(set) = self.by_owner.get_mut(&b.owner) {
-            set.remove(&(b.attrs, b.labels, start));
+            if let Ok(i) = set.find(&(b.attrs, b.labels, start)) {
+                set.0.remove(i);
+            }
         }
+    }
+
+    /// Hands the blocks a quantity takes from `from` (`takes`, from `from`'s index, ascending
+    /// within one set, every block free; only the last may be taken in part) to `to`, then
+    /// merges equal neighbours the recipient now holds. A block taken whole changes owner in
+    /// its slot; one taken in part keeps its low end with the sender and its high end becomes
+    /// a new block. `log` gets each key's block before its change, in order, so that putting
+    /// them back in reverse undoes it all.
+    pub(crate) fn hand_over(
+        &mut self,
+        issuing: RegistryId,
+        from: AccountId,
+        to: AccountId,
+        takes: &[Take],
+        mut log: impl FnMut(Key, Option<Block>),
+    ) {
+        debug_assert_ne!(from, to);
+        let Some(first) = takes.first() else {
+            return;
+        };
+        let mut incoming = std::mem::take(&mut self.scratch);
+        incoming.clear();
+        // The sender's side: owners rewritten in place, a split's low end shortened.
+        let mut whole = 0usize;
+        for t in takes {
+            let s = t.slot as usize;
+            let old = self.slab[s];
+            debug_assert!(old.owner == from && old.is_free() && old.end == t.range.end());
+            log((issuing, t.start), Some(old));
+            let cut = t.range.start();
+            if cut == t.start {
+                self.slab[s].owner = to;
+                whole += 1;
+                incoming.push((
+                    Owned {
+                        key: (old.attrs, old.labels, t.start),
+                        end: old.end,
+                        slot: t.slot,
+                        free: true,
+                    },
+                    0,
+                ));
+            } else {
+                self.slab[s].end = cut - 1;
+                if let Some(set) = self.by_owner.get_mut(&from) {
+                    set.0[t.pos].end = cut - 1;
+                }
+                let slot = self.alloc(Block {
+                    owner: to,
+                    unit_start: old.unit_start + (cut - t.start),
+                    ..old
+                });
+                let fresh = self.by_serial.insert((issuing, cut), slot);
+                debug_assert!(fresh.is_none());
+                log((issuing, cut), None);
+                incoming.push((
+                    Owned {
+                        key: (old.attrs, old.labels, cut),
+                        end: old.end,
+                        slot,
+                        free: true,
+                    },
+                    0,
+                ));
+            }
+        }
+        // The sender's index loses the blocks taken whole (all but a split last one, so
+        // `takes[..whole]`): one drain when they are contiguous, else one compaction.
+        if whole > 0 {
+            if let Some(set) = self.by_owner.get_mut(&from) {
+                let v = &mut set.0;
+                let last = takes[whole - 1].pos;
+                if last + 1 - first.pos == whole {
+                    v.drain(first.pos..=last);
+                } else {
+                    let mut gone = takes[..whole].iter().map(|t| t.pos).peekable();
+                    let mut w = first.pos;
+                    for r in first.pos..v.len() {
+                        if gone.peek() == Some(&r) {
+                            gone.next();
+                            continue;
+                        }
+                        v[w] = v[r];
+                        w += 1;
+                    }
+                    v.truncate(w);
+                }
+            }
+        }
+        // The recipient's index gains them: one merge from the back, which moves only the
+        // entries after the first one inserted.
+        let set = &mut self.by_owner.entry(to).or_default().0;
+        let (n, m) = (set.len(), incoming.len());
+        set.resize(n + m, incoming[0].0);
+        let (mut i, mut j) = (n, m);
+        while j > 0 {
+            let k = i + j - 1;
+            if i > 0 && set[i - 1].key > incoming[j - 1].0.key {
+                set[k] = set[i - 1];
+                i -= 1;
+            } else {
+                set[k] = incoming[j - 1].0;
+                incoming[j - 1].1 = k;
+                j -= 1;
+            }
+        }
+        // Only a handed-over block can now merge, with a neighbour of the same set that is
+        // free and ends or starts right next to it: the index says which, and the records
+        // decide (continuous unit ids). Merged from the highest boundary down, so that a
+        // chain of merges folds into its first block.
+        let mut bounds: Vec<u64> = Vec::new();
+        for &(o, p) in &incoming {
+            let (a, l, s) = o.key;
+            if let Some(prev) = p.checked_sub(1).map(|q| set[q]) {
+                if (prev.key.0, prev.key.1) == (a, l) && prev.free && prev.end.checked_add(1) == Some(s)
+                {
+                    bounds.push(s);
+                }
+            }
+            if let (Some(next), Some(after)) = (set.get(p + 1), o.end.checked_add(1)) {
+                if (next.key.0, next.key.1) == (a, l) && next.free && next.key.2 == after {
+                    bounds.push(after);
+                }
+            }
+        }
+        self.scratch = incoming;
+        bounds.sort_unstable();
+        bounds.dedup();
+        for &x in bounds.iter().rev() {
+            self.merge_at(issuing, x, &mut log);
+        }
+    }
+
+    /// Merges the block starting at `x` into the one ending just before it, if they are
+    /// mergeable.
+    fn merge_at(&mut self, issuing: RegistryId, x: u64, log: &mut impl FnMut(Key, Option<Block>)) {
+        let Some(&rslot) = self.by_serial.get(&(issuing, x)) else {
+            return;
+        };
+        let Some((&(li, ls), &lslot)) = self.by_serial.range(..(issuing, x)).next_back() else {
+            return;
+        };
+        let (l, r) = (self.slab[lslot as usize], self.slab[rslot as usize]);
+        if li != issuing || l.end.checked_add(1) != Some(x) || !RegistryState::mergeable(&l, ls, &r)
+        {
+            return;
+        }
+        log((issuing, x), Some(r));
+        self.put((issuing, x), None);
+        log((issuing, ls), Some(l));
+        self.set_at((issuing, ls), lslot, Block { end: r.end, ..l });
     }
 }

@@ -124,7 +124,7 @@ impl Block {
     fn len(&self, start: u64) -> u64 {
         self.end - start + 1
     }
-    fn is_free(&self) -> bool {
+    pub(crate) fn is_free(&self) -> bool {
         self.hold == 0 && self.freezes == 0
     }
 }
@@ -214,8 +214,8 @@ pub fn certificate_expired(year: u16, validity: u16, now: Timestamp) -> bool {
     }
 }
 
-/// Blocks a quantity takes: (block start, its slot, the block, the range taken from it).
-type Plan = Vec<(u64, u32, Block, SerialRange)>;
+/// Blocks a quantity takes, from the sender's index.
+type Plan = Vec<crate::blocks::Take>;
 
 /// The state of one registry chain.
 #[derive(Clone)]
@@ -355,12 +355,6 @@ impl RegistryState {
         self.log(Undo::Block(key, old));
     }
 
-    /// `put_block` of a block known to be in `slot` (from its owner's index).
-    fn put_block_at(&mut self, key: (RegistryId, u64), slot: u32, new: Block) {
-        let old = self.blocks.set_at(key, slot, new);
-        self.log(Undo::Block(key, Some(old)));
-    }
-
     fn set_account(&mut self, id: AccountId, a: Account) {
         let old = self.accounts.insert(id, a);
         self.log(Undo::Account(id, old));
@@ -461,10 +455,11 @@ impl RegistryState {
         let Some(set) = self.blocks.of(account) else {
             return Vec::new();
         };
-        set.iter()
-            .map(|(&(a, _, s), &slot)| {
-                let issuing = self.attrs.get(a).issuing;
-                self.view(issuing, s, self.blocks.at(slot))
+        set.all()
+            .iter()
+            .map(|o| {
+                let issuing = self.attrs.get(o.key.0).issuing;
+                self.view(issuing, o.key.2, self.blocks.at(o.slot))
             })
             .collect()
     }
@@ -532,7 +527,7 @@ impl RegistryState {
         (!out.is_empty() && expect.wrapping_sub(1) == r.range.end()).then_some(out)
     }
 
-    fn mergeable(l: &Block, l_start: u64, r: &Block) -> bool {
+    pub(crate) fn mergeable(l: &Block, l_start: u64, r: &Block) -> bool {
         l.owner == r.owner
             && l.attrs == r.attrs
             && l.labels == r.labels
@@ -776,17 +771,17 @@ impl RegistryState {
         };
         // The common case, an account holding one set: its first and last keys say so without
         // a search for the next set.
-        let (Some((&(a, l, _), _)), Some((&(za, zl, _), _))) =
-            (set.first_key_value(), set.last_key_value())
-        else {
+        let (Some(first), Some(last)) = (set.all().first(), set.all().last()) else {
             return Ok(None);
         };
+        let ((a, l, _), (za, zl, _)) = (first.key, last.key);
         if (a, l) == (za, zl) {
             return Ok(self.matches(filter, a, l).then_some(((a, l), true)));
         }
         let mut found: Option<(u32, u32)> = None;
         let mut cursor = (0u32, 0u32, 0u64);
-        while let Some((&(a, l, _), _)) = set.range(cursor..).next() {
+        while let Some(o) = set.all().get(set.lower(&cursor)) {
+            let (a, l, _) = o.key;
             if self.matches(filter, a, l) {
                 if found.is_some() {
                     return Err(rej(
@@ -837,27 +832,28 @@ impl RegistryState {
         let issuing = self.attrs.get(a).issuing;
         let mut left = want;
         let mut out = Vec::with_capacity(4);
-        // An account with one set is walked from its first block, without a range search.
-        let (mut all, mut part);
-        let blocks: &mut dyn Iterator<Item = (&crate::blocks::SetKey, &u32)> = if one_set {
-            all = set.iter();
-            &mut all
-        } else {
-            part = set.range((a, l, 0)..=(a, l, u64::MAX));
-            &mut part
-        };
-        for (&(_, _, s), &slot) in blocks {
-            let b = self.blocks.at(slot);
-            if !b.is_free() {
+        // An account with one set is walked from its first block, without a search.
+        let base = if one_set { 0 } else { set.lower(&(a, l, 0)) };
+        for (i, o) in set.all()[base..].iter().enumerate() {
+            if (o.key.0, o.key.1) != (a, l) {
+                break;
+            }
+            if !o.free {
                 continue;
             }
-            let n = b.len(s);
+            let s = o.key.2;
+            let n = o.end - s + 1;
             let (rs, take) = if n <= left {
                 (s, n)
             } else {
-                (b.end - left + 1, left)
+                (o.end - left + 1, left)
             };
-            out.push((s, slot, *b, SerialRange::new(rs, b.end)?));
+            out.push(crate::blocks::Take {
+                pos: base + i,
+                start: s,
+                slot: o.slot,
+                range: SerialRange::new(rs, o.end)?,
+            });
             left -= take;
             if left == 0 {
                 return Ok((issuing, out));
@@ -881,7 +877,10 @@ impl RegistryState {
                 let (issuing, plan) = self.plan_quantity(account, *quantity, filter)?;
                 Ok(plan
                     .into_iter()
-                    .map(|(_, _, _, range)| IssuedRange { issuing, range })
+                    .map(|t| IssuedRange {
+                        issuing,
+                        range: t.range,
+                    })
                     .collect())
             }
         }
@@ -901,69 +900,19 @@ impl RegistryState {
         filter: &SetFilter,
     ) -> R<Vec<IssuedRange>> {
         let (issuing, plan) = self.plan_quantity(from, quantity, filter)?;
-        let mut ranges = Vec::with_capacity(plan.len());
-        let mut moved = Vec::with_capacity(plan.len());
-        for (s, slot, b, range) in plan {
-            debug_assert!(b.owner == from && b.is_free());
-            let cut = range.start();
-            let block = Block {
-                owner: to,
-                unit_start: b.unit_start + (cut - s),
-                ..b
-            };
-            if cut == s {
-                // A whole block: rewritten in its slot, re-indexed under its new owner.
-                self.put_block_at((issuing, s), slot, block);
-            } else {
-                // The sender keeps the low end in place; the high end is a new block.
-                self.put_block_at((issuing, s), slot, Block { end: cut - 1, ..b });
-                self.put_block((issuing, cut), Some(block));
+        let ranges = plan
+            .iter()
+            .map(|t| IssuedRange {
+                issuing,
+                range: t.range,
+            })
+            .collect();
+        let (logging, undo) = (self.logging, &mut self.undo);
+        self.blocks.hand_over(issuing, from, to, &plan, |k, b| {
+            if logging {
+                undo.push(Undo::Block(k, b));
             }
-            moved.push((cut, block));
-            ranges.push(IssuedRange { issuing, range });
-        }
-        // Only a moved block can now merge, and only with its neighbours, which are then the
-        // recipient's too, in the same set: the recipient's index finds them (the block
-        // before a split's high end is the sender's low end, never the recipient's). Moved
-        // blocks are in ascending order, so one may already have merged into the one before.
-        let mut last: Option<(u64, Block)> = None;
-        for (cut, block) in moved {
-            let (mut start, mut cur) = match last {
-                Some((ls, lb)) if lb.end >= cut => (ls, lb),
-                _ => (cut, block),
-            };
-            let (a, l) = (cur.attrs, cur.labels);
-            if start == cut {
-                let prev = self
-                    .blocks
-                    .of(to)
-                    .and_then(|set| set.range((a, l, 0)..(a, l, cut)).next_back())
-                    .map(|(&(_, _, ps), &pslot)| (ps, pslot, *self.blocks.at(pslot)));
-                if let Some((ps, pslot, p)) = prev {
-                    if p.end + 1 == cut && Self::mergeable(&p, ps, &cur) {
-                        self.put_block((issuing, cut), None);
-                        cur = Block { end: cur.end, ..p };
-                        start = ps;
-                        self.put_block_at((issuing, ps), pslot, cur);
-                    }
-                }
-            }
-            if let Some(ne) = cur.end.checked_add(1) {
-                let next = self
-                    .blocks
-                    .of(to)
-                    .and_then(|set| set.get(&(a, l, ne)))
-                    .map(|&nslot| *self.blocks.at(nslot));
-                if let Some(n) = next {
-                    if Self::mergeable(&cur, start, &n) {
-                        self.put_block((issuing, ne), None);
-                        cur.end = n.end;
-                        self.put_block((issuing, start), Some(cur));
-                    }
-                }
-            }
-            last = Some((start, cur));
-        }
+        });
         Ok(ranges)
     }
 
@@ -3048,12 +2997,16 @@ impl RegistryState {
             prev = Some(((i, s), *b));
         }
         for (a, set) in self.blocks.owners() {
-            let keys: BTreeSet<(u32, u32, u64)> = set.keys().copied().collect();
+            let keys: BTreeSet<(u32, u32, u64)> = set.all().iter().map(|o| o.key).collect();
+            if keys.len() != set.len() || !set.all().windows(2).all(|w| w[0].key < w[1].key) {
+                return Err(format!("account index of {} is not strictly ordered", a.0));
+            }
             if index.get(a).map_or(!keys.is_empty(), |s| *s != keys) {
                 return Err(format!("account index of {} disagrees with blocks", a.0));
             }
-            for (&(at, l, s), &slot) in set {
-                let b = self.blocks.at(slot);
+            for o in set.all() {
+                let (at, l, s) = o.key;
+                let b = self.blocks.at(o.slot);
                 let issuing = self.attrs.get(at).issuing;
                 if b.owner != *a
                     || (b.attrs, b.labels) != (at, l)
@@ -3061,6 +3014,12 @@ impl RegistryState {
                 {
                     return Err(format!(
                         "account index of {} names a slot that holds another block",
+                        a.0
+                    ));
+                }
+                if (o.end, o.free) != (b.end, b.is_free()) {
+                    return Err(format!(
+                        "account index of {} has a stale end or hold flag for serial {s}",
                         a.0
                     ));
                 }
