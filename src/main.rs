@@ -6,12 +6,24 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h (v2 and v3): how long freed memory stays with the
+/// process before it is given back to the system.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
     // Like other Unix tools, end quietly when the reader of our output goes away
     // (`tanso history … | head`) instead of failing on a broken pipe.
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Keep freed memory instead of giving it back to the system after 10 ms (mimalloc's
+    // default): the writer's per-batch buffers and growing indexes otherwise come back as
+    // fresh pages the kernel must zero, about 8% of the `blocks` workload's time
+    // (docs/BENCHMARKS.md, sixth round). Resident memory stays at its peak.
+    // SAFETY: setting an allocator option by its documented index; no memory is touched.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
     }
     std::process::exit(tanso_cli::main_with_args(std::env::args_os()));
 }

@@ -34,6 +34,7 @@ pub(crate) type SetKey = (u32, u32, u64);
 pub(crate) struct Owned {
     pub(crate) key: SetKey,
     pub(crate) end: u64,
+    pub(crate) unit_start: u64,
     pub(crate) slot: u32,
     /// Free of holds and freezes.
     pub(crate) free: bool,
@@ -126,19 +127,6 @@ impl Blocks {
         self.by_owner.iter()
     }
 
-    fn alloc(&mut self, b: Block) -> u32 {
-        match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = b;
-                s
-            }
-            None => {
-                self.slab.push(b);
-                (self.slab.len() - 1) as u32
-            }
-        }
-    }
-
     /// Sets or removes the block at `key`; returns what was there.
     pub(crate) fn put(&mut self, key: Key, new: Option<Block>) -> Option<Block> {
         match new {
@@ -148,16 +136,7 @@ impl Blocks {
                     Some(self.set_at(key, slot, b))
                 }
                 Entry::Vacant(e) => {
-                    let slot = match self.free.pop() {
-                        Some(s) => {
-                            self.slab[s as usize] = b;
-                            s
-                        }
-                        None => {
-                            self.slab.push(b);
-                            (self.slab.len() - 1) as u32
-                        }
-                    };
+                    let slot = alloc(&mut self.slab, &mut self.free, b);
                     e.insert(slot);
                     self.index(&b, key.1, slot);
                     None
@@ -181,10 +160,13 @@ impl Blocks {
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
             self.index(&new, key.1, slot);
-        } else if (old.end, old.is_free()) != (new.end, new.is_free()) {
+        } else if (old.end, old.unit_start, old.is_free())
+            != (new.end, new.unit_start, new.is_free())
+        {
             if let Some(set) = self.by_owner.get_mut(&new.owner) {
                 if let Ok(i) = set.find(&(new.attrs, new.labels, key.1)) {
                     set.0[i].end = new.end;
+                    set.0[i].unit_start = new.unit_start;
                     set.0[i].free = new.is_free();
                 }
             }
@@ -201,6 +183,7 @@ impl Blocks {
             Owned {
                 key,
                 end: b.end,
+                unit_start: b.unit_start,
                 slot,
                 free: b.is_free(),
             },
@@ -237,34 +220,39 @@ impl Blocks {
         incoming.clear();
         // The sender's side: owners rewritten in place, a split's low end shortened.
         let mut whole = 0usize;
+        let Some(sender) = self.by_owner.get_mut(&from) else {
+            return;
+        };
         for t in takes {
-            let s = t.slot as usize;
-            let old = self.slab[s];
-            debug_assert!(old.owner == from && old.is_free() && old.end == t.range.end());
+            // The block as the sender's index has it (free, so no hold or freeze): the slot
+            // is only written, never read, so its cache miss does not hold the writer up.
+            let o = sender.0[t.pos];
+            let old = Block {
+                end: o.end,
+                unit_start: o.unit_start,
+                attrs: o.key.0,
+                labels: o.key.1,
+                owner: from,
+                hold: 0,
+                freezes: 0,
+            };
+            debug_assert_eq!(self.slab[t.slot as usize], old);
+            debug_assert_eq!((o.key.2, o.slot, o.end), (t.start, t.slot, t.range.end()));
             log((issuing, t.start), Some(old));
             let cut = t.range.start();
             if cut == t.start {
-                self.slab[s].owner = to;
+                self.slab[t.slot as usize].owner = to;
                 whole += 1;
-                incoming.push((
-                    Owned {
-                        key: (old.attrs, old.labels, t.start),
-                        end: old.end,
-                        slot: t.slot,
-                        free: true,
-                    },
-                    0,
-                ));
+                incoming.push((Owned { free: true, ..o }, 0));
             } else {
-                self.slab[s].end = cut - 1;
-                if let Some(set) = self.by_owner.get_mut(&from) {
-                    set.0[t.pos].end = cut - 1;
-                }
-                let slot = self.alloc(Block {
+                self.slab[t.slot as usize].end = cut - 1;
+                sender.0[t.pos].end = cut - 1;
+                let block = Block {
                     owner: to,
                     unit_start: old.unit_start + (cut - t.start),
                     ..old
-                });
+                };
+                let slot = alloc(&mut self.slab, &mut self.free, block);
                 let fresh = self.by_serial.insert((issuing, cut), slot);
                 debug_assert!(fresh.is_none());
                 log((issuing, cut), None);
@@ -272,6 +260,7 @@ impl Blocks {
                     Owned {
                         key: (old.attrs, old.labels, cut),
                         end: old.end,
+                        unit_start: block.unit_start,
                         slot,
                         free: true,
                     },
@@ -327,7 +316,9 @@ impl Blocks {
         for &(o, p) in &incoming {
             let (a, l, s) = o.key;
             if let Some(prev) = p.checked_sub(1).map(|q| set[q]) {
-                if (prev.key.0, prev.key.1) == (a, l) && prev.free && prev.end.checked_add(1) == Some(s)
+                if (prev.key.0, prev.key.1) == (a, l)
+                    && prev.free
+                    && prev.end.checked_add(1) == Some(s)
                 {
                     bounds.push(s);
                 }
@@ -364,5 +355,19 @@ impl Blocks {
         self.put((issuing, x), None);
         log((issuing, ls), Some(l));
         self.set_at((issuing, ls), lslot, Block { end: r.end, ..l });
+    }
+}
+
+/// Stores `b` in a free slot, or a new one.
+fn alloc(slab: &mut Vec<Block>, free: &mut Vec<u32>, b: Block) -> u32 {
+    match free.pop() {
+        Some(s) => {
+            slab[s as usize] = b;
+            s
+        }
+        None => {
+            slab.push(b);
+            (slab.len() - 1) as u32
+        }
     }
 }

@@ -3017,7 +3017,7 @@ impl RegistryState {
                         a.0
                     ));
                 }
-                if (o.end, o.free) != (b.end, b.is_free()) {
+                if (o.end, o.unit_start, o.free) != (b.end, b.unit_start, b.is_free()) {
                     return Err(format!(
                         "account index of {} has a stale end or hold flag for serial {s}",
                         a.0
