@@ -920,7 +920,20 @@ impl RegistryState {
 
     /// Checks a command and applies it, returning its events. On rejection nothing changed.
     pub fn execute(&mut self, cmd: &Command, time: Timestamp) -> R<Vec<Event>> {
-        self.begin();
+        // A quantity transfer changes the state only in its last step, the hand-over of its
+        // blocks, which cannot fail (`move_quantity`): every rejection comes before any
+        // change, so it keeps no undo steps (one per block otherwise). A dry run, a leg of a
+        // multi-leg command and every other command keep them.
+        let sure = matches!(
+            cmd,
+            Command::Transfer {
+                units: UnitSelection::Quantity { .. },
+                ..
+            }
+        );
+        if !sure {
+            self.begin();
+        }
         let mut events = Vec::new();
         match self.decide(cmd, time, &mut events) {
             Ok(()) => {
@@ -1100,6 +1113,8 @@ impl RegistryState {
                 to,
                 units: UnitSelection::Quantity { quantity, filter },
             } => {
+                // Nothing may change the state before `move_quantity` hands the blocks over,
+                // nor fail after it: `execute` keeps no undo steps for this command.
                 self.check_pair(*from, *to, AccountClass::can_receive_transfer, "transfers")?;
                 let ranges = self.move_quantity(*from, *to, *quantity, filter)?;
                 out.push(Event::Transferred {

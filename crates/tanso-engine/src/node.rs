@@ -228,6 +228,9 @@ fn cites_entries(cmd: &Command) -> bool {
 pub const SEAL_ON_THREAD_MIN: usize = 256;
 /// Entries handed to the sealer thread at a time.
 const SEAL_CHUNK: usize = 512;
+/// Bounds of the bytes per entry that size a batch's run buffer (`Node::entry_bytes`).
+const ENTRY_BYTES_MIN: usize = 160;
+const ENTRY_BYTES_MAX: usize = 16 * 1024;
 
 /// A decided entry to seal: its chain and the entry without its previous hash; with the
 /// chain's head and frontier when it is the chain's first entry in the batch.
@@ -243,16 +246,19 @@ struct ToSeal {
 struct Seal {
     runs: BTreeMap<u32, RunBuilder>,
     tips: BTreeMap<u32, ([u8; 32], Frontier)>,
-    /// Commands in the batch: sizes a run's buffer.
+    /// Commands in the batch and the bytes an entry took in the last batch: size a run's
+    /// buffers, so that they are not regrown (and copied) as the batch is sealed.
     n_subs: usize,
+    entry_bytes: usize,
 }
 
 impl Seal {
-    fn new(n_subs: usize) -> Self {
+    fn new(n_subs: usize, entry_bytes: usize) -> Self {
         Seal {
             runs: BTreeMap::new(),
             tips: BTreeMap::new(),
             n_subs,
+            entry_bytes,
         }
     }
 
@@ -271,13 +277,12 @@ impl Seal {
             .get_mut(&chain_ix)
             .expect("a chain's head is handed over with its first entry in the batch");
         entry.prev_hash = *head;
-        let n_subs = self.n_subs;
+        let (n_subs, entry_bytes) = (self.n_subs, self.entry_bytes);
         let run = self.runs.entry(chain_ix).or_insert_with(|| RunBuilder {
             first_seq: entry.seq,
             prev_hash: *head,
-            // Entries are ~150 bytes: avoid regrowing a batch's run buffer.
-            body: Vec::with_capacity(4096.max(160 * n_subs)),
-            entries: Vec::new(),
+            body: Vec::with_capacity(4096.max(entry_bytes * n_subs)),
+            entries: Vec::with_capacity(n_subs),
         });
         let offset = run.body.len();
         let hash = entry.write_to(&mut run.body);
@@ -302,12 +307,16 @@ enum Sealing<'scope> {
 
 impl<'scope> Sealing<'scope> {
     /// A sealer thread in `scope`; if no thread can be started, sealing here.
-    fn start<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, n_subs: usize) -> Self {
+    fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        n_subs: usize,
+        entry_bytes: usize,
+    ) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded::<Vec<(usize, ToSeal)>>();
         let spawned = std::thread::Builder::new()
             .name("tanso-sealer".into())
             .spawn_scoped(scope, move || {
-                let mut seal = Seal::new(n_subs);
+                let mut seal = Seal::new(n_subs, entry_bytes);
                 let mut out = Vec::with_capacity(n_subs);
                 for chunk in rx {
                     for (ix, job) in chunk {
@@ -322,7 +331,7 @@ impl<'scope> Sealing<'scope> {
                 chunk: Vec::with_capacity(SEAL_CHUNK),
                 sealer,
             },
-            Err(_) => Sealing::Here(Seal::new(n_subs)),
+            Err(_) => Sealing::Here(Seal::new(n_subs, entry_bytes)),
         }
     }
 
@@ -476,6 +485,9 @@ pub struct Node<S: Store> {
     rejected: FpSet,
     poisoned: bool,
     fenced: bool,
+    /// Bytes per entry in the last batch's widest run, with some room: sizes the next batch's
+    /// run buffers (a transfer of many blocks lists each range).
+    entry_bytes: usize,
 }
 
 impl<S: Store> Node<S> {
@@ -623,6 +635,7 @@ impl<S: Store> Node<S> {
             rejected: FpSet::default(),
             poisoned: false,
             fenced: false,
+            entry_bytes: ENTRY_BYTES_MIN,
         };
         for head in node.st().heads()? {
             let mut ids = Vec::new();
@@ -889,9 +902,9 @@ impl<S: Store> Node<S> {
     ) -> Result<(CommitBatch, Vec<Answer>), NodeError> {
         let n_subs = subs.len();
         let sealing = if n_subs >= SEAL_ON_THREAD_MIN {
-            Sealing::start(scope, n_subs)
+            Sealing::start(scope, n_subs, self.entry_bytes)
         } else {
-            Sealing::Here(Seal::new(n_subs))
+            Sealing::Here(Seal::new(n_subs, self.entry_bytes))
         };
         let mut batch = Deciding::new(sealing, n_subs, now);
         for sub in subs {
@@ -922,6 +935,15 @@ impl<S: Store> Node<S> {
             let rt = &mut self.chains[ix as usize];
             rt.head = head;
             rt.frontier = frontier;
+        }
+        if let Some(widest) = seal
+            .runs
+            .values()
+            .filter(|r| !r.entries.is_empty())
+            .map(|r| r.body.len() / r.entries.len())
+            .max()
+        {
+            self.entry_bytes = (widest + widest / 8 + 16).clamp(ENTRY_BYTES_MIN, ENTRY_BYTES_MAX);
         }
         let batch = CommitBatch {
             epoch: self.epoch,
@@ -954,7 +976,7 @@ impl<S: Store> Node<S> {
     pub fn open_batch(&mut self, now: Timestamp) -> Result<OpenBatch, NodeError> {
         self.refuse_if_stopped()?;
         Ok(OpenBatch(Deciding::new(
-            Sealing::Here(Seal::new(1)),
+            Sealing::Here(Seal::new(1, self.entry_bytes)),
             1,
             now,
         )))
@@ -995,7 +1017,7 @@ impl<S: Store> Node<S> {
         let keyed = self.command_hash(&sub.content_hash);
         let cites = sub.command.as_ref().is_ok_and(cites_entries);
         if b.sealing.is_elsewhere() && (cites || b.in_batch.contains_key(&fp)) {
-            let sealing = std::mem::replace(&mut b.sealing, Sealing::Here(Seal::new(0)));
+            let sealing = std::mem::replace(&mut b.sealing, Sealing::Here(Seal::new(0, 0)));
             b.sealing = Sealing::Here(sealing.finish(&mut b.answers));
         }
         // A citation reads the store: the commit in flight lands first.
