@@ -40,7 +40,10 @@ pub(crate) struct Owned {
     pub(crate) free: bool,
 }
 
-/// One account's blocks, sorted by set key.
+/// One account's blocks, sorted by set key, highest first: selection takes an account's
+/// lowest serials first (TV-2), so the low end is where blocks leave and, as they circulate,
+/// where they arrive; kept at the vector's end, a transfer truncates or moves only the few
+/// entries below the ones it adds.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AccountBlocks(Vec<Owned>);
 
@@ -53,18 +56,31 @@ impl AccountBlocks {
         self.0.is_empty()
     }
 
-    /// Every entry, ascending by set key.
-    pub(crate) fn all(&self) -> &[Owned] {
+    /// Every entry, highest key first (positions as in `Take::pos`).
+    pub(crate) fn descending(&self) -> &[Owned] {
         &self.0
     }
 
-    /// Position of the first entry whose key is at least `k`.
-    pub(crate) fn lower(&self, k: &SetKey) -> usize {
-        self.0.partition_point(|o| o.key < *k)
+    /// Every entry, ascending by set key.
+    pub(crate) fn ascending(&self) -> impl Iterator<Item = &Owned> + '_ {
+        self.0.iter().rev()
+    }
+
+    /// The lowest and highest entries.
+    pub(crate) fn extremes(&self) -> Option<(&Owned, &Owned)> {
+        Some((self.0.last()?, self.0.first()?))
+    }
+
+    /// Positions `lo..hi` of the entries of set (attributes, labels); the set's lowest serial
+    /// is at `hi - 1`.
+    pub(crate) fn span(&self, set: (u32, u32)) -> std::ops::Range<usize> {
+        let lo = self.0.partition_point(|o| (o.key.0, o.key.1) > set);
+        let hi = lo + self.0[lo..].partition_point(|o| (o.key.0, o.key.1) == set);
+        lo..hi
     }
 
     fn find(&self, k: &SetKey) -> Result<usize, usize> {
-        self.0.binary_search_by(|o| o.key.cmp(k))
+        self.0.binary_search_by(|o| k.cmp(&o.key))
     }
 }
 
@@ -269,17 +285,18 @@ impl Blocks {
             }
         }
         // The sender's index loses the blocks taken whole (all but a split last one, so
-        // `takes[..whole]`): one drain when they are contiguous, else one compaction.
+        // `takes[..whole]`, at descending positions): one drain when they are contiguous,
+        // else one compaction.
         if whole > 0 {
             if let Some(set) = self.by_owner.get_mut(&from) {
                 let v = &mut set.0;
-                let last = takes[whole - 1].pos;
-                if last + 1 - first.pos == whole {
-                    v.drain(first.pos..=last);
+                let (top, low) = (first.pos, takes[whole - 1].pos);
+                if top + 1 - low == whole {
+                    v.drain(low..=top);
                 } else {
-                    let mut gone = takes[..whole].iter().map(|t| t.pos).peekable();
-                    let mut w = first.pos;
-                    for r in first.pos..v.len() {
+                    let mut gone = takes[..whole].iter().rev().map(|t| t.pos).peekable();
+                    let mut w = low;
+                    for r in low..v.len() {
                         if gone.peek() == Some(&r) {
                             gone.next();
                             continue;
@@ -291,22 +308,21 @@ impl Blocks {
                 }
             }
         }
-        // The recipient's index gains them: one merge from the back, which moves only the
-        // entries after the first one inserted.
+        // The recipient's index gains them: one merge from the low end, which moves only the
+        // entries below the highest one inserted.
         let set = &mut self.by_owner.entry(to).or_default().0;
         let (n, m) = (set.len(), incoming.len());
         set.resize(n + m, incoming[0].0);
-        let (mut i, mut j) = (n, m);
-        while j > 0 {
-            let k = i + j - 1;
-            if i > 0 && set[i - 1].key > incoming[j - 1].0.key {
-                set[k] = set[i - 1];
+        let mut i = n;
+        for j in 0..m {
+            let o = incoming[j].0;
+            while i > 0 && set[i - 1].key < o.key {
+                set[i - 1 + (m - j)] = set[i - 1];
                 i -= 1;
-            } else {
-                set[k] = incoming[j - 1].0;
-                incoming[j - 1].1 = k;
-                j -= 1;
             }
+            let k = i + (m - j) - 1;
+            set[k] = o;
+            incoming[j].1 = k;
         }
         // Only a handed-over block can now merge, with a neighbour of the same set that is
         // free and ends or starts right next to it: the index says which, and the records
@@ -315,7 +331,7 @@ impl Blocks {
         let mut bounds: Vec<u64> = Vec::new();
         for &(o, p) in &incoming {
             let (a, l, s) = o.key;
-            if let Some(prev) = p.checked_sub(1).map(|q| set[q]) {
+            if let Some(prev) = set.get(p + 1) {
                 if (prev.key.0, prev.key.1) == (a, l)
                     && prev.free
                     && prev.end.checked_add(1) == Some(s)
@@ -323,7 +339,9 @@ impl Blocks {
                     bounds.push(s);
                 }
             }
-            if let (Some(next), Some(after)) = (set.get(p + 1), o.end.checked_add(1)) {
+            if let (Some(next), Some(after)) =
+                (p.checked_sub(1).map(|q| set[q]), o.end.checked_add(1))
+            {
                 if (next.key.0, next.key.1) == (a, l) && next.free && next.key.2 == after {
                     bounds.push(after);
                 }

@@ -455,8 +455,7 @@ impl RegistryState {
         let Some(set) = self.blocks.of(account) else {
             return Vec::new();
         };
-        set.all()
-            .iter()
+        set.ascending()
             .map(|o| {
                 let issuing = self.attrs.get(o.key.0).issuing;
                 self.view(issuing, o.key.2, self.blocks.at(o.slot))
@@ -771,16 +770,17 @@ impl RegistryState {
         };
         // The common case, an account holding one set: its first and last keys say so without
         // a search for the next set.
-        let (Some(first), Some(last)) = (set.all().first(), set.all().last()) else {
+        let Some((first, last)) = set.extremes() else {
             return Ok(None);
         };
         let ((a, l, _), (za, zl, _)) = (first.key, last.key);
         if (a, l) == (za, zl) {
             return Ok(self.matches(filter, a, l).then_some(((a, l), true)));
         }
+        // Each set once, from the highest: jump past the current set's span.
         let mut found: Option<(u32, u32)> = None;
-        let mut cursor = (0u32, 0u32, 0u64);
-        while let Some(o) = set.all().get(set.lower(&cursor)) {
+        let mut at = 0;
+        while let Some(o) = set.descending().get(at) {
             let (a, l, _) = o.key;
             if self.matches(filter, a, l) {
                 if found.is_some() {
@@ -794,13 +794,7 @@ impl RegistryState {
                 }
                 found = Some((a, l));
             }
-            cursor = match l.checked_add(1) {
-                Some(n) => (a, n, 0),
-                None => match a.checked_add(1) {
-                    Some(na) => (na, 0, 0),
-                    None => break,
-                },
-            };
+            at = set.span((a, l)).end;
         }
         Ok(found.map(|set| (set, false)))
     }
@@ -832,12 +826,15 @@ impl RegistryState {
         let issuing = self.attrs.get(a).issuing;
         let mut left = want;
         let mut out = Vec::with_capacity(4);
-        // An account with one set is walked from its first block, without a search.
-        let base = if one_set { 0 } else { set.lower(&(a, l, 0)) };
-        for (i, o) in set.all()[base..].iter().enumerate() {
-            if (o.key.0, o.key.1) != (a, l) {
-                break;
-            }
+        // An account with one set is walked from its lowest block, without a search.
+        let span = if one_set {
+            0..set.len()
+        } else {
+            set.span((a, l))
+        };
+        let entries = set.descending();
+        for pos in span.rev() {
+            let o = &entries[pos];
             if !o.free {
                 continue;
             }
@@ -849,7 +846,7 @@ impl RegistryState {
                 (o.end - left + 1, left)
             };
             out.push(crate::blocks::Take {
-                pos: base + i,
+                pos,
                 start: s,
                 slot: o.slot,
                 range: SerialRange::new(rs, o.end)?,
@@ -3012,14 +3009,15 @@ impl RegistryState {
             prev = Some(((i, s), *b));
         }
         for (a, set) in self.blocks.owners() {
-            let keys: BTreeSet<(u32, u32, u64)> = set.all().iter().map(|o| o.key).collect();
-            if keys.len() != set.len() || !set.all().windows(2).all(|w| w[0].key < w[1].key) {
+            let keys: BTreeSet<(u32, u32, u64)> = set.ascending().map(|o| o.key).collect();
+            if keys.len() != set.len() || !set.descending().windows(2).all(|w| w[0].key > w[1].key)
+            {
                 return Err(format!("account index of {} is not strictly ordered", a.0));
             }
             if index.get(a).map_or(!keys.is_empty(), |s| *s != keys) {
                 return Err(format!("account index of {} disagrees with blocks", a.0));
             }
-            for o in set.all() {
+            for o in set.ascending() {
                 let (at, l, s) = o.key;
                 let b = self.blocks.at(o.slot);
                 let issuing = self.attrs.get(at).issuing;
