@@ -40,6 +40,15 @@ pub enum ChainState {
 }
 
 impl ChainState {
+    /// Reads what deciding `cmd` will read first (see `RegistryState::warm`); returns a value
+    /// of no meaning, for the caller to keep the reads alive.
+    pub fn warm(&self, cmd: &Command) -> u64 {
+        match self {
+            ChainState::Registry(r) => r.warm(cmd),
+            ChainState::Decisions(_) => 0,
+        }
+    }
+
     pub fn new(chain: &ChainId) -> Self {
         match chain {
             ChainId::Registry(_) => ChainState::Registry(Box::default()),

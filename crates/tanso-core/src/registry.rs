@@ -913,6 +913,27 @@ impl RegistryState {
         Ok(ranges)
     }
 
+    /// Reads what deciding `cmd` reads first, for a transfer: both accounts and each one's
+    /// lowest blocks (where the sender's selection starts and the recipient's new blocks
+    /// usually land). A caller deciding a batch touches several commands ahead this way, so
+    /// that their cache misses overlap. Returns a value of no meaning, for the caller to keep
+    /// the reads alive; changes nothing.
+    pub fn warm(&self, cmd: &Command) -> u64 {
+        let Command::Transfer { from, to, .. } = cmd else {
+            return 0;
+        };
+        let mut touched = 0u64;
+        for id in [*from, *to] {
+            if let Some(a) = self.accounts.get(&id) {
+                touched ^= a.status as u64;
+            }
+            if let Some(low) = self.blocks.of(id).and_then(|s| s.descending().last()) {
+                touched ^= low.end;
+            }
+        }
+        touched
+    }
+
     // ----- decide ---------------------------------------------------------------------------
 
     /// Checks a command and applies it, returning its events. On rejection nothing changed.
