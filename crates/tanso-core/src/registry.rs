@@ -919,7 +919,7 @@ impl RegistryState {
     /// that their cache misses overlap. Returns a value of no meaning, for the caller to keep
     /// the reads alive; changes nothing.
     pub fn warm(&self, cmd: &Command) -> u64 {
-        let Command::Transfer { from, to, .. } = cmd else {
+        let Command::Transfer { from, to, units } = cmd else {
             return 0;
         };
         let mut touched = 0u64;
@@ -927,8 +927,27 @@ impl RegistryState {
             if let Some(a) = self.accounts.get(&id) {
                 touched ^= a.status as u64;
             }
-            if let Some(low) = self.blocks.of(id).and_then(|s| s.descending().last()) {
-                touched ^= low.end;
+            // The low end of each account's index: where selection starts and where the
+            // recipient's new blocks are merged in.
+            if let Some(set) = self.blocks.of(id) {
+                for o in set.descending().iter().rev().step_by(2).take(4) {
+                    touched ^= o.end;
+                }
+            }
+        }
+        // The records of the blocks a quantity will likely take (the sender's lowest, until
+        // the quantity is reached): the hand-over rewrites each one.
+        if let (UnitSelection::Quantity { quantity, .. }, Some(set)) =
+            (units, self.blocks.of(*from))
+        {
+            let mut left = quantity.get();
+            for o in set.descending().iter().rev() {
+                touched ^= self.blocks.at(o.slot).end;
+                let n = o.end - o.key.2 + 1;
+                if n >= left {
+                    break;
+                }
+                left -= n;
             }
         }
         touched
