@@ -704,7 +704,7 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     // Check every command, then hand the engine the ones for it as one job (one answer
     // channel, applied in order), and answer in the request's order.
     let mut slots: Vec<Result<Value, bool>> = Vec::with_capacity(items.len());
-    let mut subs = Vec::new();
+    let mut subs = Vec::with_capacity(items.len());
     for c in items {
         match check(api, user, c, None) {
             Checked::Done(r) => slots.push(Ok(r.body)),
