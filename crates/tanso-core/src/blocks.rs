@@ -232,13 +232,13 @@ impl Blocks {
         let Some(first) = takes.first() else {
             return;
         };
+        let Some(sender) = self.by_owner.get_mut(&from) else {
+            return;
+        };
         let mut incoming = std::mem::take(&mut self.scratch);
         incoming.clear();
         // The sender's side: owners rewritten in place, a split's low end shortened.
         let mut whole = 0usize;
-        let Some(sender) = self.by_owner.get_mut(&from) else {
-            return;
-        };
         for t in takes {
             // The block as the sender's index has it (free, so no hold or freeze): the slot
             // is only written, never read, so its cache miss does not hold the writer up.
@@ -274,11 +274,11 @@ impl Blocks {
                 log((issuing, cut), None);
                 incoming.push((
                     Owned {
-                        key: (old.attrs, old.labels, cut),
-                        end: old.end,
+                        key: (o.key.0, o.key.1, cut),
                         unit_start: block.unit_start,
                         slot,
                         free: true,
+                        ..o
                     },
                     0,
                 ));
@@ -288,24 +288,22 @@ impl Blocks {
         // `takes[..whole]`, at descending positions): one drain when they are contiguous,
         // else one compaction.
         if whole > 0 {
-            if let Some(set) = self.by_owner.get_mut(&from) {
-                let v = &mut set.0;
-                let (top, low) = (first.pos, takes[whole - 1].pos);
-                if top + 1 - low == whole {
-                    v.drain(low..=top);
-                } else {
-                    let mut gone = takes[..whole].iter().rev().map(|t| t.pos).peekable();
-                    let mut w = low;
-                    for r in low..v.len() {
-                        if gone.peek() == Some(&r) {
-                            gone.next();
-                            continue;
-                        }
-                        v[w] = v[r];
-                        w += 1;
+            let v = &mut sender.0;
+            let (top, low) = (first.pos, takes[whole - 1].pos);
+            if top + 1 - low == whole {
+                v.drain(low..=top);
+            } else {
+                let mut gone = takes[..whole].iter().rev().map(|t| t.pos).peekable();
+                let mut w = low;
+                for r in low..v.len() {
+                    if gone.peek() == Some(&r) {
+                        gone.next();
+                        continue;
                     }
-                    v.truncate(w);
+                    v[w] = v[r];
+                    w += 1;
                 }
+                v.truncate(w);
             }
         }
         // The recipient's index gains them: one merge from the low end, which moves only the
