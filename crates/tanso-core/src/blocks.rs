@@ -25,6 +25,18 @@ use std::ops::RangeBounds;
 
 /// A block's key in the serial order: (issuing registry, first serial).
 pub(crate) type Key = (RegistryId, u64);
+
+/// A [`Key`] packed into one integer of the same order: the registry's five bytes, big-endian,
+/// above the serial. The serial order compares integers instead of byte arrays.
+fn pack((r, s): Key) -> u128 {
+    let [a, b, c, d, e] = r.bytes();
+    (u128::from(u64::from_be_bytes([0, 0, 0, a, b, c, d, e])) << 64) | u128::from(s)
+}
+
+fn unpack(p: u128) -> Key {
+    let [_, _, _, a, b, c, d, e] = ((p >> 64) as u64).to_be_bytes();
+    (RegistryId::from_checked([a, b, c, d, e]), p as u64)
+}
 /// A block's key in its owner's order: (attributes, labels, first serial).
 pub(crate) type SetKey = (u32, u32, u64);
 
@@ -96,7 +108,7 @@ pub(crate) struct Take {
 
 #[derive(Clone, Default)]
 pub(crate) struct Blocks {
-    by_serial: BTreeMap<Key, u32>,
+    by_serial: BTreeMap<u128, u32>,
     slab: Vec<Block>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
@@ -110,21 +122,27 @@ impl Blocks {
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<&Block> {
-        self.by_serial.get(key).map(|&i| &self.slab[i as usize])
+        self.by_serial
+            .get(&pack(*key))
+            .map(|&i| &self.slab[i as usize])
     }
 
     /// Blocks whose keys fall in `r`, in serial order.
     pub(crate) fn range<R: RangeBounds<Key>>(
         &self,
         r: R,
-    ) -> impl DoubleEndedIterator<Item = (&Key, &Block)> + '_ {
+    ) -> impl DoubleEndedIterator<Item = (Key, &Block)> + '_ {
+        let r = (
+            r.start_bound().map(|&k| pack(k)),
+            r.end_bound().map(|&k| pack(k)),
+        );
         self.by_serial
             .range(r)
-            .map(|(k, &i)| (k, &self.slab[i as usize]))
+            .map(|(&k, &i)| (unpack(k), &self.slab[i as usize]))
     }
 
     /// Every block, in serial order.
-    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&Key, &Block)> + '_ {
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (Key, &Block)> + '_ {
         self.range(..)
     }
 
@@ -146,7 +164,7 @@ impl Blocks {
     /// Sets or removes the block at `key`; returns what was there.
     pub(crate) fn put(&mut self, key: Key, new: Option<Block>) -> Option<Block> {
         match new {
-            Some(b) => match self.by_serial.entry(key) {
+            Some(b) => match self.by_serial.entry(pack(key)) {
                 Entry::Occupied(e) => {
                     let slot = *e.get();
                     Some(self.set_at(key, slot, b))
@@ -159,7 +177,7 @@ impl Blocks {
                 }
             },
             None => {
-                let slot = self.by_serial.remove(&key)?;
+                let slot = self.by_serial.remove(&pack(key))?;
                 let old = self.slab[slot as usize];
                 self.unindex(&old, key.1);
                 self.free.push(slot);
@@ -171,7 +189,7 @@ impl Blocks {
     /// Rewrites the block at `key`, known to be in `slot`, without a search of the serial
     /// order; returns the old block.
     pub(crate) fn set_at(&mut self, key: Key, slot: u32, new: Block) -> Block {
-        debug_assert_eq!(self.by_serial.get(&key), Some(&slot));
+        debug_assert_eq!(self.by_serial.get(&pack(key)), Some(&slot));
         let old = std::mem::replace(&mut self.slab[slot as usize], new);
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
@@ -269,7 +287,7 @@ impl Blocks {
                     ..old
                 };
                 let slot = alloc(&mut self.slab, &mut self.free, block);
-                let fresh = self.by_serial.insert((issuing, cut), slot);
+                let fresh = self.by_serial.insert(pack((issuing, cut)), slot);
                 debug_assert!(fresh.is_none());
                 log((issuing, cut), None);
                 incoming.push((
@@ -356,12 +374,14 @@ impl Blocks {
     /// Merges the block starting at `x` into the one ending just before it, if they are
     /// mergeable.
     fn merge_at(&mut self, issuing: RegistryId, x: u64, log: &mut impl FnMut(Key, Option<Block>)) {
-        let Some(&rslot) = self.by_serial.get(&(issuing, x)) else {
+        let at = pack((issuing, x));
+        let Some(&rslot) = self.by_serial.get(&at) else {
             return;
         };
-        let Some((&(li, ls), &lslot)) = self.by_serial.range(..(issuing, x)).next_back() else {
+        let Some((&l, &lslot)) = self.by_serial.range(..at).next_back() else {
             return;
         };
+        let (li, ls) = unpack(l);
         let (l, r) = (self.slab[lslot as usize], self.slab[rslot as usize]);
         if li != issuing || l.end.checked_add(1) != Some(x) || !RegistryState::mergeable(&l, ls, &r)
         {
@@ -385,5 +405,36 @@ fn alloc(slab: &mut Vec<Block>, free: &mut Vec<u32>, b: Block) -> u32 {
             slab.push(b);
             (slab.len() - 1) as u32
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = Key> {
+        ("[A-Z][AB]{2}[0-9][01]", any::<u64>())
+            .prop_map(|(r, s)| (RegistryId::parse(&r).expect("a valid registry id"), s))
+    }
+
+    proptest! {
+        /// The packed serial-order key round-trips and orders exactly as the key it packs.
+        #[test]
+        fn packed_keys_keep_the_serial_order(a in key(), b in key()) {
+            prop_assert_eq!(unpack(pack(a)), a);
+            prop_assert_eq!(pack(a).cmp(&pack(b)), a.cmp(&b));
+        }
+    }
+
+    #[test]
+    fn packed_keys_order_registries_before_serials() {
+        let (ind, jpn) = (
+            RegistryId::parse("IND01").unwrap(),
+            RegistryId::parse("JPN01").unwrap(),
+        );
+        assert!(pack((ind, u64::MAX)) < pack((jpn, 0)));
+        assert!(pack((ind, 1)) < pack((ind, 2)));
+        assert_eq!(unpack(pack((jpn, u64::MAX))), (jpn, u64::MAX));
     }
 }

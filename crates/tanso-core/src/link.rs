@@ -723,7 +723,7 @@ impl RegistryState {
             .blocks
             .range(..=(r.issuing, r.range.start()))
             .next_back()
-            .is_some_and(|(&(i, _), b)| i == r.issuing && b.end >= r.range.start());
+            .is_some_and(|((i, _), b)| i == r.issuing && b.end >= r.range.start());
         before
             || self
                 .blocks

@@ -446,7 +446,7 @@ impl RegistryState {
     pub fn blocks(&self) -> Vec<BlockView> {
         self.blocks
             .iter()
-            .map(|(&(i, s), b)| self.view(i, s, b))
+            .map(|((i, s), b)| self.view(i, s, b))
             .collect()
     }
 
@@ -473,8 +473,8 @@ impl RegistryState {
         self.blocks
             .range(..=(issuing, serial))
             .next_back()
-            .filter(|(&(i, _), b)| i == issuing && b.end >= serial)
-            .map(|(&(i, s), b)| self.view(i, s, b))
+            .filter(|((i, _), b)| *i == issuing && b.end >= serial)
+            .map(|((i, s), b)| self.view(i, s, b))
     }
 
     // ----- block mechanics ------------------------------------------------------------------
@@ -485,8 +485,8 @@ impl RegistryState {
             .blocks
             .range(..(issuing, serial))
             .next_back()
-            .filter(|(&(i, _), b)| i == issuing && b.end >= serial)
-            .map(|(&k, &b)| (k, b));
+            .filter(|((i, _), b)| *i == issuing && b.end >= serial)
+            .map(|(k, &b)| (k, b));
         if let Some((key, b)) = found {
             let left = Block {
                 end: serial - 1,
@@ -513,7 +513,7 @@ impl RegistryState {
     pub(crate) fn covering(&self, r: &IssuedRange) -> Option<Vec<(u64, Block)>> {
         let mut out = Vec::new();
         let mut expect = r.range.start();
-        for (&(_, s), b) in self
+        for ((_, s), b) in self
             .blocks
             .range((r.issuing, r.range.start())..=(r.issuing, r.range.end()))
         {
@@ -542,8 +542,8 @@ impl RegistryState {
             .blocks
             .range(..(i, r.range.start()))
             .next_back()
-            .filter(|(&(ki, _), b)| ki == i && b.end.saturating_add(1) >= r.range.start())
-            .map(|(&(_, s), _)| s)
+            .filter(|((ki, _), b)| *ki == i && b.end.saturating_add(1) >= r.range.start())
+            .map(|((_, s), _)| s)
             .unwrap_or(r.range.start());
         let mut cur = first;
         while let Some(&b) = self.blocks.get(&(i, cur)) {
@@ -2000,7 +2000,7 @@ impl RegistryState {
                     .as_ref()
                     .is_some_and(|a| a.party == *party && a.authorization == *id)
             })
-            .map(|(&(_, s), b)| b.end - s + 1)
+            .map(|((_, s), b)| b.end - s + 1)
             .sum()
     }
 
@@ -2259,8 +2259,8 @@ impl RegistryState {
             .blocks
             .range(..=(r.issuing, r.range.start()))
             .next_back()
-            .filter(|(&(i, _), b)| i == r.issuing && b.end >= r.range.start())
-            .map(|(&(_, s), b)| (s, *b))?;
+            .filter(|((i, _), b)| *i == r.issuing && b.end >= r.range.start())
+            .map(|((_, s), b)| (s, *b))?;
         let mut expect = first.1.end.checked_add(1);
         out.push(first);
         while let Some(e) = expect.filter(|&e| e <= r.range.end()) {
@@ -2935,7 +2935,7 @@ impl RegistryState {
         h.update(&e.buf);
         e.buf.clear();
         e.len(self.blocks.len());
-        for (&(i, s), b) in self.blocks.iter() {
+        for ((i, s), b) in self.blocks.iter() {
             e.registry(&i);
             e.u64(s);
             e.u64(b.end);
@@ -3020,7 +3020,7 @@ impl RegistryState {
         let mut prev: Option<((RegistryId, u64), Block)> = None;
         let mut index: HashMap<AccountId, BTreeSet<(u32, u32, u64)>> = HashMap::new();
         let mut held: BTreeMap<u32, RangeSet> = BTreeMap::new();
-        for (&(i, s), b) in self.blocks.iter() {
+        for ((i, s), b) in self.blocks.iter() {
             if b.end < s {
                 return Err(format!("block {i} {s} ends before it starts"));
             }
