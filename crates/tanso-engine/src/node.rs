@@ -234,8 +234,9 @@ const SEAL_CHUNK: usize = 512;
 const ENTRY_BYTES_MIN: usize = 160;
 const ENTRY_BYTES_MAX: usize = 16 * 1024;
 
-/// A decided entry to seal: its chain and the entry without its previous hash; with the
-/// chain's head and frontier when it is the chain's first entry in the batch.
+/// A decided entry to seal: its chain and the entry without its previous hash, and with the
+/// command's content hash where its keyed hash goes (the seal keys it, off the deciding
+/// thread); with the chain's head and frontier when it is the chain's first entry in the batch.
 struct ToSeal {
     chain_ix: u32,
     entry: Entry,
@@ -246,6 +247,8 @@ struct ToSeal {
 /// pushed onto the chain's Merkle frontier. Holds, for each chain the batch writes, the head and
 /// frontier taken from the chain with its first entry (given back after the batch).
 struct Seal {
+    /// Keys each entry's command hash.
+    hmac: Hmac,
     runs: BTreeMap<u32, RunBuilder>,
     tips: BTreeMap<u32, ([u8; 32], Frontier)>,
     /// Commands in the batch and the bytes an entry took in the last batch: size a run's
@@ -255,8 +258,9 @@ struct Seal {
 }
 
 impl Seal {
-    fn new(n_subs: usize, entry_bytes: usize) -> Self {
+    fn new(hmac: Hmac, n_subs: usize, entry_bytes: usize) -> Self {
         Seal {
+            hmac,
             runs: BTreeMap::new(),
             tips: BTreeMap::new(),
             n_subs,
@@ -279,6 +283,7 @@ impl Seal {
             .get_mut(&chain_ix)
             .expect("a chain's head is handed over with its first entry in the batch");
         entry.prev_hash = *head;
+        entry.command_hash = self.hmac.mac(&entry.command_hash);
         let (n_subs, entry_bytes) = (self.n_subs, self.entry_bytes);
         let run = self.runs.entry(chain_ix).or_insert_with(|| RunBuilder {
             first_seq: entry.seq,
@@ -311,14 +316,16 @@ impl<'scope> Sealing<'scope> {
     /// A sealer thread in `scope`; if no thread can be started, sealing here.
     fn start<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
+        hmac: Hmac,
         n_subs: usize,
         entry_bytes: usize,
     ) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded::<Vec<(usize, ToSeal)>>();
+        let keys = hmac.clone();
         let spawned = std::thread::Builder::new()
             .name("tanso-sealer".into())
             .spawn_scoped(scope, move || {
-                let mut seal = Seal::new(n_subs, entry_bytes);
+                let mut seal = Seal::new(keys, n_subs, entry_bytes);
                 let mut out = Vec::with_capacity(n_subs);
                 for chunk in rx {
                     for (ix, job) in chunk {
@@ -333,7 +340,7 @@ impl<'scope> Sealing<'scope> {
                 chunk: Vec::with_capacity(SEAL_CHUNK),
                 sealer,
             },
-            Err(_) => Sealing::Here(Seal::new(n_subs, entry_bytes)),
+            Err(_) => Sealing::Here(Seal::new(hmac, n_subs, entry_bytes)),
         }
     }
 
@@ -413,7 +420,8 @@ struct Deciding<'scope> {
     /// ones with the same fingerprint are chained through `same_fp`.
     in_batch: FpMap<usize>,
     same_fp: Vec<usize>,
-    keyed_of: Vec<[u8; 32]>,
+    /// Each answer's command content hash (the same content, the same keyed hash).
+    content_of: Vec<[u8; 32]>,
     /// The chains whose head and frontier the seal holds.
     handed: BTreeSet<u32>,
     rejections: Vec<RejectionRecord>,
@@ -430,7 +438,7 @@ impl<'scope> Deciding<'scope> {
             answers: Vec::with_capacity(n_subs),
             in_batch,
             same_fp: Vec::with_capacity(n_subs),
-            keyed_of: Vec::with_capacity(n_subs),
+            content_of: Vec::with_capacity(n_subs),
             handed: BTreeSet::new(),
             rejections: Vec::new(),
             personal: Vec::new(),
@@ -904,9 +912,9 @@ impl<S: Store> Node<S> {
     ) -> Result<(CommitBatch, Vec<Answer>), NodeError> {
         let n_subs = subs.len();
         let sealing = if n_subs >= SEAL_ON_THREAD_MIN {
-            Sealing::start(scope, n_subs, self.entry_bytes)
+            Sealing::start(scope, self.hmac.clone(), n_subs, self.entry_bytes)
         } else {
-            Sealing::Here(Seal::new(n_subs, self.entry_bytes))
+            Sealing::Here(Seal::new(self.hmac.clone(), n_subs, self.entry_bytes))
         };
         let mut batch = Deciding::new(sealing, n_subs, now);
         let mut subs = subs.into_iter();
@@ -989,7 +997,7 @@ impl<S: Store> Node<S> {
     pub fn open_batch(&mut self, now: Timestamp) -> Result<OpenBatch, NodeError> {
         self.refuse_if_stopped()?;
         Ok(OpenBatch(Deciding::new(
-            Sealing::Here(Seal::new(1, self.entry_bytes)),
+            Sealing::Here(Seal::new(self.hmac.clone(), 1, self.entry_bytes)),
             1,
             now,
         )))
@@ -1027,10 +1035,12 @@ impl<S: Store> Node<S> {
     ) -> Result<(), NodeError> {
         let now = b.now;
         let fp = fingerprint(&sub.id);
-        let keyed = self.command_hash(&sub.content_hash);
+        // Compared as content hashes here; keyed only where stored (the seal keys entries).
+        let content = sub.content_hash;
         let cites = sub.command.as_ref().is_ok_and(cites_entries);
         if b.sealing.is_elsewhere() && (cites || b.in_batch.contains_key(&fp)) {
-            let sealing = std::mem::replace(&mut b.sealing, Sealing::Here(Seal::new(0, 0)));
+            let placeholder = Sealing::Here(Seal::new(self.hmac.clone(), 0, 0));
+            let sealing = std::mem::replace(&mut b.sealing, placeholder);
             b.sealing = Sealing::Here(sealing.finish(&mut b.answers));
         }
         // A citation reads the store: the commit in flight lands first.
@@ -1047,7 +1057,7 @@ impl<S: Store> Node<S> {
         }
         if let Some(i) = earlier {
             let a = match &b.answers[i] {
-                Some(first) if b.keyed_of[i] == keyed => Answer {
+                Some(first) if b.content_of[i] == content => Answer {
                     replayed: true,
                     ..first.clone()
                 },
@@ -1055,17 +1065,18 @@ impl<S: Store> Node<S> {
             };
             b.answers.push(Some(a));
             b.same_fp.push(usize::MAX);
-            b.keyed_of.push(keyed);
+            b.content_of.push(content);
             return Ok(());
         }
         // 2. Same id in an earlier batch: read from the store, once the commit in flight
         // has landed. (A new id, the common case, costs two lookups here.)
         if self.seen_before(fp) {
             self.bring_home(flight);
+            let keyed = self.command_hash(&content);
             if let Some(a) = self.stored_answer(fp, &sub.id, &keyed)? {
                 b.answers.push(Some(a));
                 b.same_fp.push(usize::MAX);
-                b.keyed_of.push(keyed);
+                b.content_of.push(content);
                 return Ok(());
             }
         }
@@ -1074,7 +1085,7 @@ impl<S: Store> Node<S> {
             b.answers
                 .push(Some(self.dry_run_one(&sub, now, b.sealing.runs())));
             b.same_fp.push(usize::MAX);
-            b.keyed_of.push(keyed);
+            b.content_of.push(content);
             return Ok(());
         }
         let outcome = self.decide_one(&sub, now, b.sealing.runs());
@@ -1092,7 +1103,8 @@ impl<S: Store> Node<S> {
                     time,
                     actor: sub.actor,
                     command_id: sub.id,
-                    command_hash: keyed,
+                    // Keyed by the seal.
+                    command_hash: content,
                     // Set by the seal, which holds the chain's head.
                     prev_hash: [0; 32],
                     events: entry_events,
@@ -1116,7 +1128,7 @@ impl<S: Store> Node<S> {
                 if rejection.is_permanent() {
                     b.rejections.push(RejectionRecord {
                         command_id: sub.id.as_str().to_owned(),
-                        content_hash: keyed,
+                        content_hash: self.command_hash(&content),
                         body: encode_rejection(&rejection),
                     });
                     self.rejected.insert(fp);
@@ -1130,7 +1142,7 @@ impl<S: Store> Node<S> {
         }
         b.same_fp
             .push(b.in_batch.insert(fp, ix).unwrap_or(usize::MAX));
-        b.keyed_of.push(keyed);
+        b.content_of.push(content);
         Ok(())
     }
 
