@@ -222,13 +222,29 @@ impl ApiError {
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    /// The body already written as JSON bytes (large batch results), sent instead of `body`.
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
+        Reply::new(StatusCode::OK, body)
+    }
+
+    pub fn new(status: StatusCode, body: Value) -> Self {
+        Reply {
+            status,
+            body,
+            raw: None,
+        }
+    }
+
+    /// A 200 whose body is `bytes`, JSON written by the handler.
+    pub fn raw_json(bytes: Vec<u8>) -> Self {
         Reply {
             status: StatusCode::OK,
-            body,
+            body: Value::Null,
+            raw: Some(bytes),
         }
     }
 }
@@ -364,7 +380,10 @@ fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes_response(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut r = (status, bytes).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -414,9 +433,12 @@ async fn dispatch(State(api): State<Arc<Api>>, req: Request) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "local".into());
-    let (route, user, result) = handle(&api, req, &client).await;
-    let response = match &result {
-        Ok(r) => json_response(r.status, &r.body),
+    let (route, user, mut result) = handle(&api, req, &client).await;
+    let response = match &mut result {
+        Ok(r) => match r.raw.take() {
+            Some(bytes) => bytes_response(r.status, bytes),
+            None => json_response(r.status, &r.body),
+        },
         Err(e) => error_response(e),
     };
     let status = response.status().as_u16();
