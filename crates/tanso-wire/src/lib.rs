@@ -84,11 +84,128 @@ pub fn content_hash_without(obj: &serde_json::Map<String, Value>, skip: &str) ->
             m.end()
         }
     }
-    let bytes = serde_json::to_vec(&Without(obj, skip)).unwrap_or_default();
+    content_digest(&serde_json::to_vec(&Without(obj, skip)).unwrap_or_default())
+}
+
+/// The content hash of a command's canonical JSON (keys sorted, no spaces, no dry-run flag).
+fn content_digest(canonical: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"tanso-command/1\0");
-    h.update(&bytes);
+    h.update(canonical);
     h.finalize().into()
+}
+
+/// The fields of a plain quantity transfer, borrowed from its JSON text.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainTransfer<'a> {
+    id: &'a str,
+    chain: &'a str,
+    command: &'a str,
+    // Numbers as `Value` holds them (so `-0` or `1.0` read as there), whole ones taken below.
+    from: serde_json::Number,
+    to: serde_json::Number,
+    quantity: serde_json::Number,
+    actor: Option<&'a str>,
+    dry_run: Option<bool>,
+    /// Absent, `null`, or a filter (an object: a struct would also read an array) naming at
+    /// most the unit kind.
+    #[serde(default, deserialize_with = "present", borrow)]
+    unit: Option<Option<std::collections::BTreeMap<&'a str, Option<&'a str>>>>,
+}
+
+/// A field that is there (possibly `null`): with `#[serde(default)]`, `None` only when absent.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// A plain quantity transfer read straight from its JSON text, for large batches: without the
+/// `Value` tree and the canonical re-serialization that [`parse_value`] needs for any command.
+/// `Some` only for an object with exactly the fields `id`, `chain`, `command` (`"transfer"`),
+/// `from`, `to`, `quantity` and, if present, `actor` (equal to `actor`), `dry_run` and a `unit`
+/// filter naming at most the unit `kind`, each of its plain JSON type (strings without escapes,
+/// whole numbers, a boolean, or null where `parse_value` reads null as absent) and each valid. It is then exactly what `parse_value` makes of the same object with its `actor` set
+/// to `actor`; for anything else, `None`, and the caller takes the general path.
+pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
+    // An object only: a struct would also read an array.
+    if !raw.trim_start().starts_with('{') {
+        return None;
+    }
+    let t: PlainTransfer = serde_json::from_str(raw).ok()?;
+    if t.command != "transfer" || t.actor.is_some_and(|a| a != actor) {
+        return None;
+    }
+    let id = CommandId::parse(t.id).ok()?;
+    let chain = ChainId::parse(t.chain).ok()?;
+    let parsed_actor = Actor::parse(actor).ok()?;
+    let (from, to) = (t.from.as_u64()?, t.to.as_u64()?);
+    let quantity = Quantity::new(t.quantity.as_u64()?).ok()?;
+    let unit = t.unit.as_ref().and_then(Option::as_ref);
+    if unit.is_some_and(|u| u.keys().any(|&k| k != "kind")) {
+        return None;
+    }
+    let kind = match unit.and_then(|u| u.get("kind")) {
+        Some(Some(k)) => Some(UnitKindCode::parse(k).ok()?),
+        _ => None,
+    };
+    // The canonical JSON `content_hash_without` would write: keys in sorted order.
+    let mut c = Vec::with_capacity(160 + t.id.len() + t.chain.len() + actor.len());
+    let mut put = |k: &str, v: &dyn erased::Json| {
+        c.push(if c.is_empty() { b'{' } else { b',' });
+        erased::write(&mut c, k);
+        c.push(b':');
+        v.write(&mut c);
+    };
+    put("actor", &actor);
+    put("chain", &t.chain);
+    put("command", &t.command);
+    put("from", &t.from);
+    put("id", &t.id);
+    put("quantity", &t.quantity);
+    put("to", &t.to);
+    if let Some(u) = &t.unit {
+        put("unit", u);
+    }
+    c.push(b'}');
+    Some(Parsed {
+        id,
+        chain,
+        actor: parsed_actor,
+        dry_run: t.dry_run.unwrap_or(false),
+        content_hash: content_digest(&c),
+        command: Ok(Command::Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            units: UnitSelection::Quantity {
+                quantity,
+                filter: SetFilter {
+                    kind,
+                    ..SetFilter::default()
+                },
+            },
+        }),
+        personal: Vec::new(),
+    })
+}
+
+/// Writing a string or a number as serde_json does, behind one object-safe trait.
+mod erased {
+    pub trait Json {
+        fn write(&self, out: &mut Vec<u8>);
+    }
+    impl<T: serde::Serialize + ?Sized> Json for T {
+        fn write(&self, out: &mut Vec<u8>) {
+            write(out, self);
+        }
+    }
+    /// Appends `v` as JSON (writing into a vector cannot fail).
+    pub fn write<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+        let _ = serde_json::to_writer(out, v);
+    }
 }
 
 /// Parses one line of `tanso apply` input (or one API request body).
@@ -1269,4 +1386,147 @@ fn jcm_command(name: &str, o: &Obj) -> R<JcmCommand> {
         },
         other => return Err(malformed(format!("unknown command {other:?}"))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const USER: &str = "svc-1";
+
+    /// What the API's general path makes of a batch item: the actor checked against and set
+    /// to the user, then `parse_value`. `None` where it refuses the actor.
+    fn general(text: &str) -> Option<Result<Parsed, Unbound>> {
+        let mut v: Value = serde_json::from_str(text).expect("the generated item is JSON");
+        let m = v.as_object_mut()?;
+        if m.get("actor")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a != USER)
+        {
+            return None;
+        }
+        m.insert("actor".into(), Value::from(USER));
+        let mut salt = os_salt;
+        Some(parse_value(&v, &mut salt))
+    }
+
+    fn same(fast: &Parsed, text: &str) -> Result<(), TestCaseError> {
+        let Some(Ok(slow)) = general(text) else {
+            return Err(TestCaseError::fail(format!("general path refused {text}")));
+        };
+        prop_assert_eq!(&fast.id, &slow.id);
+        prop_assert_eq!(&fast.chain, &slow.chain);
+        prop_assert_eq!(&fast.actor, &slow.actor);
+        prop_assert_eq!(fast.dry_run, slow.dry_run);
+        prop_assert_eq!(fast.content_hash, slow.content_hash, "{}", text);
+        prop_assert_eq!(fast.command.as_ref().ok(), slow.command.as_ref().ok());
+        prop_assert!(slow.command.is_ok() && fast.personal.is_empty() && slow.personal.is_empty());
+        Ok(())
+    }
+
+    /// One field of an item as JSON text: mostly a plain value, sometimes an odd one,
+    /// missing or given twice.
+    fn field(
+        key: &'static str,
+        plain: &'static [&'static str],
+        odd: &'static [&'static str],
+    ) -> BoxedStrategy<Vec<String>> {
+        let one = move |v: &str| format!("\"{key}\":{v}");
+        prop_oneof![
+            1 => Just(Vec::new()),
+            30 => proptest::sample::select(plain).prop_map(move |v| vec![one(v)]),
+            6 => proptest::sample::select(odd).prop_map(move |v| vec![one(v)]),
+            1 => proptest::sample::select(plain).prop_map(move |v| vec![one(v), one(v)]),
+        ]
+        .boxed()
+    }
+
+    fn item() -> impl Strategy<Value = String> {
+        const NUMS: &[&str] = &["1", "2", "1003", "18446744073709551615"];
+        const ODD_NUMS: &[&str] = &[
+            "0",
+            "-0",
+            "1.0",
+            "1e3",
+            "-5",
+            "18446744073709551616",
+            "\"5\"",
+            "null",
+        ];
+        (
+            field("id", &["\"t-1\"", "\"b.7:x_y\""], &["\"a\\u0062c\"", "\"bad id\"", "\"\"", "7"]),
+            field("chain", &["\"IND01\"", "\"JPN01\""], &["\"ind01\"", "\"IND01\\n\"", "null"]),
+            field("command", &["\"transfer\""], &["\"retire\"", "\"Transfer\""]),
+            field("from", NUMS, ODD_NUMS),
+            field("to", NUMS, ODD_NUMS),
+            field("quantity", NUMS, ODD_NUMS),
+            prop_oneof![3 => Just(Vec::new()), 1 => field("actor", &["\"svc-1\"", "null"], &["\"other\"", "5"])],
+            prop_oneof![1 => Just(Vec::new()), 1 => field("dry_run", &["true", "false", "null"], &["\"yes\""])],
+            prop_oneof![
+                1 => Just(Vec::new()),
+                2 => field(
+                    "unit",
+                    &["{}", "{\"kind\":\"BENCH\"}", "null", "{\"kind\":null}"],
+                    &["{\"kind\":\"bad kind\"}", "{\"issuing\":\"IND01\"}", "[]", "{\"kind\":5}"],
+                ),
+            ],
+            any::<u64>(),
+        )
+            .prop_map(|(a, b, c, d, e, f, g, h, i, seed)| {
+                let mut fields: Vec<String> = [a, b, c, d, e, f, g, h, i].concat();
+                // Keys in any order, as clients send them.
+                let n = fields.len().max(1);
+                fields.rotate_left((seed as usize) % n);
+                if seed & 1 == 1 {
+                    fields.reverse();
+                }
+                format!("{{{}}}", fields.join(", "))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Wherever the plain-transfer path reads an item, the general path reads the same
+        /// command from it: the same id, chain, actor, dry-run flag, content hash and command.
+        #[test]
+        fn the_plain_transfer_path_reads_what_the_general_path_reads(text in item()) {
+            if let Some(fast) = parse_plain_transfer(&text, USER) {
+                same(&fast, &text)?;
+            }
+        }
+    }
+
+    #[test]
+    fn plain_transfers_take_the_plain_path_and_others_do_not() {
+        let plain = [
+            r#"{"id":"t-1","chain":"IND01","command":"transfer","from":1003,"to":1002,"quantity":5}"#,
+            r#"{"quantity":1,"to":2,"from":3,"command":"transfer","chain":"JPN01","id":"x","actor":"svc-1","dry_run":true}"#,
+            r#"{"id":"t-2","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1,"actor":null,"dry_run":null}"#,
+            r#"{"id":"b-0","chain":"IND01","command":"transfer","from":7,"to":9,"quantity":3,"unit":{"kind":"BENCH"}}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1,"unit":{}}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1,"unit":null}"#,
+        ];
+        for text in plain {
+            let fast = parse_plain_transfer(text, USER).expect("a plain transfer");
+            same(&fast, text).expect("the same command as the general path");
+        }
+        let general_only = [
+            // Another actor (refused by the API), an escape, a wider filter, a zero quantity, a
+            // float, a duplicate key, another command, arrays where objects belong.
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1,"actor":"other"}"#,
+            r#"{"id":"t\u002d1","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1,"unit":{"vintage":2030}}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":0}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1.0,"to":2,"quantity":1}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":-0,"to":2,"quantity":1}"#,
+            r#"{"id":"t","id":"u","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1}"#,
+            r#"{"id":"t","chain":"IND01","command":"retire","from":1,"to":2,"quantity":1}"#,
+            r#"{"id":"t","chain":"IND01","command":"transfer","from":1,"to":2,"quantity":1,"unit":[]}"#,
+            r#"["t","IND01","transfer",1,2,1]"#,
+        ];
+        for text in general_only {
+            assert!(parse_plain_transfer(text, USER).is_none(), "{text}");
+        }
+    }
 }

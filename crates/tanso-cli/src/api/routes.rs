@@ -19,7 +19,7 @@ use tanso_engine::proof::{build, entry_bytes, entry_hashes, InclusionProof};
 use tanso_engine::{Answer, Node, Outcome, Submission};
 use tanso_store::Store;
 use tanso_wire::out::{event_json, rejection_json};
-use tanso_wire::{os_salt, parse_value};
+use tanso_wire::{os_salt, parse_plain_transfer, parse_value};
 
 const ADMIN: &[Role] = &[Role::RegistryAdmin];
 const COMMANDERS: &[Role] = &[
@@ -432,6 +432,27 @@ fn prepare(user: &User, mut v: Value, key: Option<&str>) -> Result<Prepared, Api
     })
 }
 
+/// A plain transfer read straight from its JSON text (`parse_plain_transfer`) that the user
+/// may make outright: submitted exactly as `check` would submit it. `None` for anything else
+/// (another shape, a request awaiting approval under its id, a refusal, a second person
+/// needed), which `check` answers.
+fn check_plain(api: &Api, user: &User, text: &str) -> Option<Checked> {
+    let parsed = parse_plain_transfer(text, &user.id)?;
+    let cmd = parsed.command.as_ref().ok()?;
+    {
+        let access = lock(&api.access);
+        if access.approvals.contains_key(parsed.id.as_str()) {
+            return None;
+        }
+        let verdict = judge(&access, user, &parsed.chain, cmd, api.now().0);
+        if !matches!(verdict, Verdict::Allowed) {
+            return None;
+        }
+    }
+    let dry_run = parsed.dry_run;
+    Some(Checked::Submit(submission(parsed), dry_run))
+}
+
 /// The status for an engine answer.
 fn answer_reply(a: &Answer, dry_run: bool) -> Reply {
     let status = match &a.outcome {
@@ -675,24 +696,40 @@ pub async fn create_command_async(api: std::sync::Arc<Api>, req: Req) -> Result<
     }
 }
 
+/// A batch item: its JSON text, or (if the body could not be read as an array of texts) its
+/// value.
+enum Item<'a> {
+    Text(&'a serde_json::value::RawValue),
+    Value(Value),
+}
+
 fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let user = req.user()?;
-    let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
-        reject(
-            StatusCode::BAD_REQUEST,
-            None,
-            Code::MALFORMED_COMMAND,
-            format!("not valid JSON: {e}"),
-        )
-    })?;
-    let Value::Array(items) = v else {
-        return Err(reject(
-            StatusCode::BAD_REQUEST,
-            None,
-            Code::MALFORMED_COMMAND,
-            "a batch is a JSON array of commands",
-        ));
-    };
+    // Items as their JSON text: plain transfers are read straight from it (`check_plain`).
+    let items: Vec<Item> =
+        match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&req.body) {
+            Ok(texts) => texts.into_iter().map(Item::Text).collect(),
+            Err(_) => {
+                // Whatever the reason, answered as reading the body as one value answers it.
+                let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
+                    reject(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        Code::MALFORMED_COMMAND,
+                        format!("not valid JSON: {e}"),
+                    )
+                })?;
+                let Value::Array(items) = v else {
+                    return Err(reject(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        Code::MALFORMED_COMMAND,
+                        "a batch is a JSON array of commands",
+                    ));
+                };
+                items.into_iter().map(Item::Value).collect()
+            }
+        };
     let max = api.config.batch_commands_max;
     if items.len() > max {
         return Err(reject(
@@ -711,8 +748,24 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     // channel, applied in order), and answer in the request's order.
     let mut slots: Vec<Result<Value, bool>> = Vec::with_capacity(items.len());
     let mut subs = Vec::with_capacity(items.len());
-    for c in items {
-        match check(api, user, c, None) {
+    for item in items {
+        let checked = match item {
+            Item::Text(text) => match check_plain(api, user, text.get()) {
+                Some(c) => c,
+                None => match serde_json::from_str::<Value>(text.get()) {
+                    Ok(v) => check(api, user, v, None),
+                    // Not reached: the item was read as JSON.
+                    Err(e) => Checked::Done(err_reply(reject(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        Code::MALFORMED_COMMAND,
+                        format!("not valid JSON: {e}"),
+                    ))),
+                },
+            },
+            Item::Value(v) => check(api, user, v, None),
+        };
+        match checked {
             Checked::Done(r) => slots.push(Ok(r.body)),
             Checked::Approve(ap) => slots.push(Ok(request_approval(api, ap).body)),
             Checked::Submit(sub, dry_run) => {
