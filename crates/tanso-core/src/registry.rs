@@ -971,7 +971,8 @@ impl RegistryState {
         if !sure {
             self.begin();
         }
-        let mut events = Vec::new();
+        // A quantity transfer makes one event, and an event is large: room for just that one.
+        let mut events = Vec::with_capacity(usize::from(sure));
         match self.decide(cmd, time, &mut events) {
             Ok(()) => {
                 self.commit();

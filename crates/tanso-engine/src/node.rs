@@ -240,7 +240,8 @@ const ENTRY_BYTES_MAX: usize = 16 * 1024;
 struct ToSeal {
     chain_ix: u32,
     entry: Entry,
-    tip: Option<([u8; 32], Frontier)>,
+    /// Boxed: only a chain's first entry in a batch has one, and every entry is moved twice.
+    tip: Option<Box<([u8; 32], Frontier)>>,
 }
 
 /// A batch's entries as they are sealed: encoded into their chain's run, hashed in order and
@@ -276,7 +277,7 @@ impl Seal {
             tip,
         } = job;
         if let Some(tip) = tip {
-            self.tips.insert(chain_ix, tip);
+            self.tips.insert(chain_ix, *tip);
         }
         let (head, frontier) = self
             .tips
@@ -1112,7 +1113,7 @@ impl<S: Store> Node<S> {
                 let tip = b
                     .handed
                     .insert(chain_ix)
-                    .then(|| (rt.head, std::mem::take(&mut rt.frontier)));
+                    .then(|| Box::new((rt.head, std::mem::take(&mut rt.frontier))));
                 b.personal.extend(sub.personal);
                 self.index_accepted(fp, Loc(chain_ix, entry.seq));
                 b.sealing.seal(
