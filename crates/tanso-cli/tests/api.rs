@@ -941,6 +941,48 @@ async fn commands_take_the_id_from_the_idempotency_key_and_bind_it() {
     assert_eq!(e["command_id"], "k-1");
 }
 
+/// A plain transfer read straight from a batch's text and the same command through the single
+/// endpoint (read as a value) bind the same content: the second is replayed, and other content
+/// under the same id is refused (2512), whichever came first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_item_and_the_single_endpoint_bind_the_same_content() {
+    let f = Fixture::new().await;
+    trust_1002_from_1003_at_once(&f).await;
+    // `unit: null` and `dry_run: false` are read as absent but `unit` is part of the content.
+    let cmd = |id: &str, q: u64| {
+        json!({"id": id, "chain": "IND01", "command": "transfer", "from": 1003, "to": 1002,
+               "quantity": q, "unit": null, "dry_run": false})
+    };
+    let batch = |items: Value| async {
+        let (s, v) = f
+            .call(
+                "rep",
+                "POST",
+                "/api/v1/commands/batch?events=false",
+                Some(items),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["results"].as_array().expect("results").clone()
+    };
+    let single = |body: Value| f.call("rep", "POST", "/api/v1/commands", Some(body));
+    // The batch first.
+    let r = batch(json!([cmd("p-1", 1)])).await;
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    let (s, v) = single(cmd("p-1", 1)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!((&v["replayed"], &v["seq"]), (&json!(true), &r[0]["seq"]));
+    let (s, v) = single(cmd("p-1", 2)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(codes(&v), vec![Code::ID_REUSED_WITH_OTHER_CONTENT.0]);
+    // The single endpoint first.
+    let (s, v) = single(cmd("p-2", 1)).await;
+    assert_eq!((s, &v["replayed"]), (StatusCode::OK, &json!(false)), "{v}");
+    let r = batch(json!([cmd("p-2", 1), cmd("p-2", 2)])).await;
+    assert_eq!((&r[0]["replayed"], &r[0]["seq"]), (&json!(true), &v["seq"]));
+    assert_eq!(codes(&r[1]), vec![Code::ID_REUSED_WITH_OTHER_CONTENT.0]);
+}
+
 /// A batch answers every command in the request's order, each as the single endpoint would:
 /// accepted, replayed, refused at the edge (malformed, not permitted), a dry run, rejected by
 /// the registry. With `?events=false` accepted results carry no events but the same seq and
