@@ -40,14 +40,20 @@ enum Job {
     One(Submission, Sender<Answer>),
     /// A command whose caller is blocked in `submit` for its answer.
     Wait(Submission, Promise),
-    Many(Vec<Submission>, Sender<Vec<Answer>>),
+    /// Commands answered together, with their ids (copied by the caller, off the writer's
+    /// thread: they name the answers if the batch fails).
+    Many(
+        Vec<Submission>,
+        Vec<tanso_core::CommandId>,
+        Sender<Vec<Answer>>,
+    ),
 }
 
 impl Job {
     fn len(&self) -> usize {
         match self {
             Job::One(..) | Job::Wait(..) => 1,
-            Job::Many(subs, _) => subs.len(),
+            Job::Many(subs, ..) => subs.len(),
         }
     }
 }
@@ -265,7 +271,8 @@ impl<S: Store + 'static> Engine<S> {
             let _ = reply.send(Vec::new());
             return rx;
         }
-        if let Some(Job::Many(subs, _)) = self.enqueue(Job::Many(subs, reply.clone())) {
+        let ids = subs.iter().map(|s| s.id.clone()).collect();
+        if let Some(Job::Many(subs, ..)) = self.enqueue(Job::Many(subs, ids, reply.clone())) {
             let _ = reply.send(
                 subs.into_iter()
                     .map(|s| transient(s.id, "the writer has stopped"))
@@ -385,12 +392,16 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
         let result = if first.len() >= SEAL_ON_THREAD_MIN {
             // A large job (an HTTP batch): gathered whole and decided with its entries sealed
             // on the sealer thread.
-            let mut subs: Vec<Submission> = Vec::with_capacity(first.len());
-            let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
-                split_job(job, &mut replies, |sub| {
-                    ids.push(sub.id.clone());
-                    subs.push(sub);
-                });
+            let mut subs: Vec<Submission> = Vec::new();
+            let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| match job {
+                // A job's vector is taken whole when it comes first (a batch of one job, the
+                // common case): its commands are not moved.
+                Job::Many(many, many_ids, r) if subs.is_empty() => {
+                    replies.push(Reply::Many(many.len(), r));
+                    subs = many;
+                    ids = many_ids;
+                }
+                job => split_job(job, &mut replies, &mut ids, |sub| subs.push(sub)),
             });
             shared.last_len.store(n, Ordering::Relaxed);
             let mut node = lock(&shared.node);
@@ -403,8 +414,7 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
             let now = read_clock(&shared.clock);
             let mut open = node.open_batch(now);
             let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
-                split_job(job, &mut replies, |sub| {
-                    ids.push(sub.id.clone());
+                split_job(job, &mut replies, &mut ids, |sub| {
                     if let Ok(batch) = &mut open {
                         if let Err(e) = node.decide_into(batch, sub) {
                             open = Err(e);
@@ -455,19 +465,27 @@ fn gather_jobs(
 }
 
 /// Hands each of a job's commands to `each`, in order, and adds where their answers go to
-/// `replies`.
-fn split_job(job: Job, replies: &mut Vec<Reply>, mut each: impl FnMut(Submission)) {
+/// `replies` and their ids to `ids`.
+fn split_job(
+    job: Job,
+    replies: &mut Vec<Reply>,
+    ids: &mut Vec<tanso_core::CommandId>,
+    mut each: impl FnMut(Submission),
+) {
     match job {
         Job::One(sub, r) => {
             replies.push(Reply::One(r));
+            ids.push(sub.id.clone());
             each(sub);
         }
         Job::Wait(sub, p) => {
             replies.push(Reply::Wait(p));
+            ids.push(sub.id.clone());
             each(sub);
         }
-        Job::Many(many, r) => {
+        Job::Many(many, many_ids, r) => {
             replies.push(Reply::Many(many.len(), r));
+            ids.extend(many_ids);
             many.into_iter().for_each(each);
         }
     }
