@@ -641,16 +641,19 @@ fn approval_reply(ap: &Approval) -> Reply {
     }
 }
 
+/// A request body (or batch item) that is not JSON: 400, 6006.
+fn not_json(e: serde_json::Error) -> ApiError {
+    reject(
+        StatusCode::BAD_REQUEST,
+        None,
+        Code::MALFORMED_COMMAND,
+        format!("not valid JSON: {e}"),
+    )
+}
+
 /// The body and the Idempotency-Key of a command request.
 fn command_request(req: &Req) -> Result<(Value, Option<&str>), ApiError> {
-    let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
-        reject(
-            StatusCode::BAD_REQUEST,
-            None,
-            Code::MALFORMED_COMMAND,
-            format!("not valid JSON: {e}"),
-        )
-    })?;
+    let v: Value = serde_json::from_slice(&req.body).map_err(not_json)?;
     let key = match req.headers.get("idempotency-key") {
         None => None,
         Some(h) => Some(h.to_str().map_err(|_| {
@@ -711,14 +714,7 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             Ok(texts) => texts.into_iter().map(Item::Text).collect(),
             Err(_) => {
                 // Whatever the reason, answered as reading the body as one value answers it.
-                let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
-                    reject(
-                        StatusCode::BAD_REQUEST,
-                        None,
-                        Code::MALFORMED_COMMAND,
-                        format!("not valid JSON: {e}"),
-                    )
-                })?;
+                let v: Value = serde_json::from_slice(&req.body).map_err(not_json)?;
                 let Value::Array(items) = v else {
                     return Err(reject(
                         StatusCode::BAD_REQUEST,
@@ -755,12 +751,7 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
                 None => match serde_json::from_str::<Value>(text.get()) {
                     Ok(v) => check(api, user, v, None),
                     // Not reached: the item was read as JSON.
-                    Err(e) => Checked::Done(err_reply(reject(
-                        StatusCode::BAD_REQUEST,
-                        None,
-                        Code::MALFORMED_COMMAND,
-                        format!("not valid JSON: {e}"),
-                    ))),
+                    Err(e) => Checked::Done(err_reply(not_json(e))),
                 },
             },
             Item::Value(v) => check(api, user, v, None),
