@@ -211,8 +211,8 @@ mod tests {
             outcome: Outcome::Accepted(Accepted {
                 chain: ChainId::Registry(RegistryId::parse("IND01").expect("a registry id")),
                 seq,
-                hash: std::array::from_fn(|i| (i * 37 + seq as usize) as u8),
-                time: Timestamp(1_764_000_000_123 + seq as i64),
+                hash: std::array::from_fn(|i| (i as u64).wrapping_mul(37).wrapping_add(seq) as u8),
+                time: Timestamp(1_764_000_000_123 + (seq % 1_000) as i64),
                 events: Vec::new(),
             }),
             replayed,
