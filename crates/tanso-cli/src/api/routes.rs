@@ -221,11 +221,7 @@ fn str_field<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, ApiError
 }
 
 fn created(v: Value) -> Result<Reply, ApiError> {
-    Ok(Reply {
-        raw: None,
-        status: StatusCode::CREATED,
-        body: v,
-    })
+    Ok(Reply::new(StatusCode::CREATED, v))
 }
 
 fn create_session(api: &Api, req: &Req) -> Result<Reply, ApiError> {
@@ -460,33 +456,22 @@ fn answer_reply(a: &Answer, dry_run: bool) -> Reply {
         Outcome::Rejected(r) if r.is_permanent() => StatusCode::UNPROCESSABLE_ENTITY,
         Outcome::Rejected(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
-    Reply {
-        raw: None,
-        status,
-        body: answer_json(a, dry_run),
-    }
+    Reply::new(status, answer_json(a, dry_run))
 }
 
 fn unbound_reply(id: Option<&str>, rej: &Rejection) -> Reply {
-    Reply {
-        raw: None,
-        status: if rej.codes().contains(&Code::MALFORMED_COMMAND)
-            || rej.codes().contains(&Code::MALFORMED_ID)
-        {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
-        body: rejection_json(id, rej, false, false),
-    }
+    let status = if rej.codes().contains(&Code::MALFORMED_COMMAND)
+        || rej.codes().contains(&Code::MALFORMED_ID)
+    {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Reply::new(status, rejection_json(id, rej, false, false))
 }
 
 fn err_reply(e: ApiError) -> Reply {
-    Reply {
-        raw: None,
-        status: e.status,
-        body: e.body(),
-    }
+    Reply::new(e.status, e.body())
 }
 
 /// Checks, routes to approval, or submits one command and waits for its durable answer
@@ -624,20 +609,18 @@ fn request_approval(api: &Api, ap: Approval) -> Reply {
 
 fn approval_reply(ap: &Approval) -> Reply {
     match (&ap.status[..], &ap.result) {
-        ("approved", Some(r)) => Reply {
-            raw: None,
-            status: if r["status"] == "accepted" {
+        ("approved", Some(r)) => Reply::new(
+            if r["status"] == "accepted" {
                 StatusCode::OK
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             },
-            body: r.clone(),
-        },
-        _ => Reply {
-            raw: None,
-            status: StatusCode::ACCEPTED,
-            body: json!({"status": "awaiting_approval", "approval": approval_json(ap)}),
-        },
+            r.clone(),
+        ),
+        _ => Reply::new(
+            StatusCode::ACCEPTED,
+            json!({"status": "awaiting_approval", "approval": approval_json(ap)}),
+        ),
     }
 }
 
@@ -1033,11 +1016,7 @@ fn add_trusted_account(api: &Api, req: &Req) -> Result<Reply, ApiError> {
         a.approvals.insert(ap.id.clone(), ap.clone());
         Ok(ap)
     })?;
-    Ok(Reply {
-        raw: None,
-        status: StatusCode::ACCEPTED,
-        body: approval_json(&ap),
-    })
+    Ok(Reply::new(StatusCode::ACCEPTED, approval_json(&ap)))
 }
 
 fn set_account_limits(api: &Api, req: &Req) -> Result<Reply, ApiError> {
