@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use tanso_engine::{system_clock, Answer, Engine, Outcome, Submission};
 use tanso_store::PersonalRecord;
 use tanso_wire::out::{accepted_json, rejection_json};
-use tanso_wire::{os_salt, parse_line, Parsed};
+use tanso_wire::{os_salt, parse_line, write_json, Parsed};
 
 enum Pending {
     Ready(Value),
@@ -55,34 +55,11 @@ pub fn answer_json(a: &Answer, dry_run: bool) -> Value {
     }
 }
 
-/// [`answer_json`] without the events of an accepted command: id, status, chain, seq, time
-/// and hash (the events are in the journal, `GET /api/v1/chains/{chain}/entries/{seq}`).
-/// Rejections are whole.
-pub fn answer_json_compact(a: &Answer, dry_run: bool) -> Value {
-    match &a.outcome {
-        Outcome::Accepted(x) => {
-            let mut v = accepted_json(
-                a.id.as_str(),
-                &x.chain,
-                x.seq,
-                &x.hash,
-                x.time,
-                &[],
-                a.replayed,
-                dry_run,
-            );
-            if let Some(m) = v.as_object_mut() {
-                m.remove("events");
-            }
-            v
-        }
-        Outcome::Rejected(_) => answer_json(a, dry_run),
-    }
-}
-
-/// Writes [`answer_json_compact`] as JSON onto `out`: byte for byte what `serde_json::to_vec`
-/// makes of that value (keys in their sorted order), without building it. For the results of
-/// large batches, where building and dropping a value per command costs more than the rest.
+/// Writes [`answer_json`] without the events of an accepted command (id, status, chain, seq,
+/// time and hash; the events are in the journal, `GET /api/v1/chains/{chain}/entries/{seq}`)
+/// onto `out`, as `serde_json::to_vec` would write that value (keys in their sorted order),
+/// without building it. Rejections are whole. For the results of large batches, where building
+/// and dropping a value per command costs more than the rest.
 pub fn write_answer_compact(out: &mut Vec<u8>, a: &Answer, dry_run: bool) {
     let Outcome::Accepted(x) = &a.outcome else {
         write_json(out, &answer_json(a, dry_run));
@@ -116,11 +93,6 @@ pub fn write_answer_compact(out: &mut Vec<u8>, a: &Answer, dry_run: bool) {
     out.extend_from_slice(b",\"time\":");
     write_json(out, &x.time.to_string());
     out.push(b'}');
-}
-
-/// Appends `v` as JSON (writing into a vector cannot fail).
-pub fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    let _ = serde_json::to_writer(out, v);
 }
 
 pub fn run(cli: &Cli, file: &str, batch_max: usize) -> Result<i32> {
@@ -204,6 +176,29 @@ mod tests {
     use tanso_core::units::Timestamp;
     use tanso_core::Code;
     use tanso_engine::Accepted;
+
+    /// The compact result as a value: what `write_answer_compact` must write.
+    fn answer_json_compact(a: &Answer, dry_run: bool) -> Value {
+        match &a.outcome {
+            Outcome::Accepted(x) => {
+                let mut v = accepted_json(
+                    a.id.as_str(),
+                    &x.chain,
+                    x.seq,
+                    &x.hash,
+                    x.time,
+                    &[],
+                    a.replayed,
+                    dry_run,
+                );
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("events");
+                }
+                v
+            }
+            Outcome::Rejected(_) => answer_json(a, dry_run),
+        }
+    }
 
     fn accepted(id: &str, seq: u64, replayed: bool) -> Answer {
         Answer {

@@ -128,8 +128,9 @@ where
 /// `Some` only for an object with exactly the fields `id`, `chain`, `command` (`"transfer"`),
 /// `from`, `to`, `quantity` and, if present, `actor` (equal to `actor`), `dry_run` and a `unit`
 /// filter naming at most the unit `kind`, each of its plain JSON type (strings without escapes,
-/// whole numbers, a boolean, or null where `parse_value` reads null as absent) and each valid. It is then exactly what `parse_value` makes of the same object with its `actor` set
-/// to `actor`; for anything else, `None`, and the caller takes the general path.
+/// whole numbers, a boolean, or null where `parse_value` reads null as absent) and each valid.
+/// It is then exactly what `parse_value` makes of the same object with its `actor` set to
+/// `actor`; for anything else, `None`, and the caller takes the general path.
 pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
     // An object only: a struct would also read an array.
     if !raw.trim_start().starts_with('{') {
@@ -152,25 +153,34 @@ pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
         Some(Some(k)) => Some(UnitKindCode::parse(k).ok()?),
         _ => None,
     };
-    // The canonical JSON `content_hash_without` would write: keys in sorted order.
-    let mut c = Vec::with_capacity(160 + t.id.len() + t.chain.len() + actor.len());
-    let mut put = |k: &str, v: &dyn erased::Json| {
-        c.push(if c.is_empty() { b'{' } else { b',' });
-        erased::write(&mut c, k);
-        c.push(b':');
-        v.write(&mut c);
-    };
-    put("actor", &actor);
-    put("chain", &t.chain);
-    put("command", &t.command);
-    put("from", &t.from);
-    put("id", &t.id);
-    put("quantity", &t.quantity);
-    put("to", &t.to);
-    if let Some(u) = &t.unit {
-        put("unit", u);
+    // The canonical JSON `content_hash_without` would write: its fields are declared in
+    // sorted order, as the map's keys would be.
+    #[derive(serde::Serialize)]
+    struct Canonical<'a> {
+        actor: &'a str,
+        chain: &'a str,
+        command: &'a str,
+        from: &'a serde_json::Number,
+        id: &'a str,
+        quantity: &'a serde_json::Number,
+        to: &'a serde_json::Number,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unit: &'a Option<Option<std::collections::BTreeMap<&'a str, Option<&'a str>>>>,
     }
-    c.push(b'}');
+    let mut c = Vec::with_capacity(160 + t.id.len() + t.chain.len() + actor.len());
+    write_json(
+        &mut c,
+        &Canonical {
+            actor,
+            chain: t.chain,
+            command: t.command,
+            from: &t.from,
+            id: t.id,
+            quantity: &t.quantity,
+            to: &t.to,
+            unit: &t.unit,
+        },
+    );
     Some(Parsed {
         id,
         chain,
@@ -192,20 +202,9 @@ pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
     })
 }
 
-/// Writing a string or a number as serde_json does, behind one object-safe trait.
-mod erased {
-    pub trait Json {
-        fn write(&self, out: &mut Vec<u8>);
-    }
-    impl<T: serde::Serialize + ?Sized> Json for T {
-        fn write(&self, out: &mut Vec<u8>) {
-            write(out, self);
-        }
-    }
-    /// Appends `v` as JSON (writing into a vector cannot fail).
-    pub fn write<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-        let _ = serde_json::to_writer(out, v);
-    }
+/// Appends `v` as JSON (writing into a vector cannot fail).
+pub fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(out, v);
 }
 
 /// Parses one line of `tanso apply` input (or one API request body).

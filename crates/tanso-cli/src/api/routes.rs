@@ -7,7 +7,7 @@ use super::access::{
 use super::openapi::{body, option, path, query, OpDoc};
 use super::perms::{has_role, judge, may_approve, may_read_account, Verdict};
 use super::{json_ok, lock, page, Api, ApiError, Gate, Reply, Req, Route};
-use crate::apply::{answer_json, submission, write_answer_compact, write_json};
+use crate::apply::{answer_json, submission, write_answer_compact};
 use crate::store::AnyStore;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -19,7 +19,7 @@ use tanso_engine::proof::{build, entry_bytes, entry_hashes, InclusionProof};
 use tanso_engine::{Answer, Node, Outcome, Submission};
 use tanso_store::Store;
 use tanso_wire::out::{event_json, rejection_json};
-use tanso_wire::{os_salt, parse_plain_transfer, parse_value};
+use tanso_wire::{os_salt, parse_plain_transfer, parse_value, write_json};
 
 const ADMIN: &[Role] = &[Role::RegistryAdmin];
 const COMMANDERS: &[Role] = &[
