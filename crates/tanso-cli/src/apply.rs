@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
+use tanso_core::ids::ChainId;
+use tanso_core::units::Timestamp;
 use tanso_engine::{system_clock, Answer, Engine, Outcome, Submission};
 use tanso_store::PersonalRecord;
 use tanso_wire::out::{accepted_json, rejection_json};
@@ -61,38 +63,67 @@ pub fn answer_json(a: &Answer, dry_run: bool) -> Value {
 /// without building it. Rejections are whole. For the results of large batches, where building
 /// and dropping a value per command costs more than the rest.
 pub fn write_answer_compact(out: &mut Vec<u8>, a: &Answer, dry_run: bool) {
-    let Outcome::Accepted(x) = &a.outcome else {
-        write_json(out, &answer_json(a, dry_run));
-        return;
-    };
-    out.extend_from_slice(b"{\"chain\":");
-    write_json(out, &x.chain.to_string());
-    out.extend_from_slice(b",\"dry_run\":");
-    out.extend_from_slice(if dry_run { b"true" } else { b"false" });
-    if !dry_run {
-        let mut hex = [0u8; 64];
-        // 32 bytes always fit 64 hex digits.
-        if hex::encode_to_slice(x.hash, &mut hex).is_ok() {
-            out.extend_from_slice(b",\"hash\":\"");
-            out.extend_from_slice(&hex);
-            out.push(b'"');
+    CompactAnswers::default().write(out, a, dry_run);
+}
+
+/// Writes compact answers ([`write_answer_compact`]) one after another, keeping the JSON of the
+/// last chain and time written: the answers of one batch share them, and formatting a time is
+/// most of the cost of an answer.
+#[derive(Default)]
+pub struct CompactAnswers {
+    chain: Option<(ChainId, Vec<u8>)>,
+    time: Option<(Timestamp, Vec<u8>)>,
+}
+
+impl CompactAnswers {
+    pub fn write(&mut self, out: &mut Vec<u8>, a: &Answer, dry_run: bool) {
+        let Outcome::Accepted(x) = &a.outcome else {
+            write_json(out, &answer_json(a, dry_run));
+            return;
+        };
+        out.extend_from_slice(b"{\"chain\":");
+        out.extend_from_slice(remembered(&mut self.chain, &x.chain, |c| c.to_string()));
+        out.extend_from_slice(b",\"dry_run\":");
+        out.extend_from_slice(if dry_run { b"true" } else { b"false" });
+        if !dry_run {
+            let mut hex = [0u8; 64];
+            // 32 bytes always fit 64 hex digits.
+            if hex::encode_to_slice(x.hash, &mut hex).is_ok() {
+                out.extend_from_slice(b",\"hash\":\"");
+                out.extend_from_slice(&hex);
+                out.push(b'"');
+            }
         }
+        out.extend_from_slice(b",\"id\":");
+        write_json(out, a.id.as_str());
+        out.extend_from_slice(b",\"replayed\":");
+        out.extend_from_slice(if a.replayed { b"true" } else { b"false" });
+        out.extend_from_slice(b",\"seq\":");
+        write_json(out, &x.seq);
+        out.extend_from_slice(b",\"status\":");
+        out.extend_from_slice(if dry_run {
+            b"\"would_accept\""
+        } else {
+            b"\"accepted\""
+        });
+        out.extend_from_slice(b",\"time\":");
+        out.extend_from_slice(remembered(&mut self.time, &x.time, |t| t.to_string()));
+        out.push(b'}');
     }
-    out.extend_from_slice(b",\"id\":");
-    write_json(out, a.id.as_str());
-    out.extend_from_slice(b",\"replayed\":");
-    out.extend_from_slice(if a.replayed { b"true" } else { b"false" });
-    out.extend_from_slice(b",\"seq\":");
-    write_json(out, &x.seq);
-    out.extend_from_slice(b",\"status\":");
-    out.extend_from_slice(if dry_run {
-        b"\"would_accept\""
-    } else {
-        b"\"accepted\""
-    });
-    out.extend_from_slice(b",\"time\":");
-    write_json(out, &x.time.to_string());
-    out.push(b'}');
+}
+
+/// The JSON string of `key` shown by `show`, from `memo` when it holds the same key.
+fn remembered<'m, K: Clone + PartialEq>(
+    memo: &'m mut Option<(K, Vec<u8>)>,
+    key: &K,
+    show: impl FnOnce(&K) -> String,
+) -> &'m [u8] {
+    if memo.as_ref().is_none_or(|(k, _)| k != key) {
+        let mut json = Vec::new();
+        write_json(&mut json, &show(key));
+        *memo = Some((key.clone(), json));
+    }
+    memo.as_ref().map_or(&[], |(_, json)| json.as_slice())
 }
 
 pub fn run(cli: &Cli, file: &str, batch_max: usize) -> Result<i32> {
@@ -242,5 +273,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// One writer across a batch remembers the last chain and time: its answers are the bytes
+    /// each written alone, whether the next answer shares them or not.
+    #[test]
+    fn a_writer_that_remembers_writes_what_each_answer_alone_writes() {
+        let japan = |seq| {
+            let mut a = accepted("j-1", seq, false);
+            if let Outcome::Accepted(x) = &mut a.outcome {
+                x.chain = ChainId::Registry(RegistryId::parse("JPN01").expect("a registry id"));
+            }
+            a
+        };
+        // seq 1 and 1,001 share a time; 2 does not; the chain changes and comes back.
+        let answers = [
+            accepted("t-1", 1, false),
+            accepted("t-2", 1_001, false),
+            accepted("t-3", 2, true),
+            japan(2),
+            japan(3),
+            accepted("t-4", 3, false),
+        ];
+        let mut remembering = CompactAnswers::default();
+        let (mut together, mut alone) = (Vec::new(), Vec::new());
+        for a in &answers {
+            remembering.write(&mut together, a, false);
+            write_answer_compact(&mut alone, a, false);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&together),
+            String::from_utf8_lossy(&alone)
+        );
+        assert!(String::from_utf8_lossy(&together).contains("\"JPN01\""));
     }
 }

@@ -27,6 +27,9 @@ pub struct ApiArgs {
     /// Transfers per batch request.
     #[arg(long, default_value_t = 8000)]
     batch: usize,
+    /// Connections posting batches at once.
+    #[arg(long, default_value_t = 2)]
+    batch_connections: usize,
     /// Accounts the transfers move between.
     #[arg(long, default_value_t = 1000)]
     accounts: u64,
@@ -284,7 +287,7 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
 
     // Batches of `batch` transfers from 2 connections (one builds while the other waits).
     let started = Instant::now();
-    let handles: Vec<_> = (0..2)
+    let handles: Vec<_> = (0..a.batch_connections.max(1))
         .map(|k| {
             let rep = rep.clone();
             let (accounts, size) = (a.accounts, a.batch);

@@ -6,7 +6,11 @@
 //! While it gathers single commands (waiting up to 200 µs for as many as the last batch held)
 //! the writer already holds the node and decides each command as it arrives, so the time spent
 //! waiting for the last clients is spent deciding the first ones; a large job (an HTTP batch)
-//! is gathered whole and decided with its entries sealed on the sealer thread.
+//! is gathered whole and decided with its entries sealed on the sealer thread. Large jobs
+//! queued behind each other form a stream: each is committed on a thread of its own while the
+//! writer decides the next (`Node::submit_stream`), and the writer keeps the node locked until
+//! all of them are durable and answered. A reader waiting for the node ends the stream after
+//! the batches already taken, and goes before the writer takes the node again.
 //!
 //! A caller of `submit` (which waits for its answer anyway) that finds the engine idle (the
 //! last batch held one command, no job sent to the writer is unanswered, and nobody holds the
@@ -25,6 +29,8 @@
 
 use crate::node::{Answer, Node, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
@@ -199,6 +205,9 @@ pub struct Engine<S: Store + 'static> {
     /// already under way (a lone client committing in a loop would otherwise barge past the
     /// writer for the lock, again and again).
     pending: Arc<AtomicUsize>,
+    /// Callers waiting to lock the node to read: while there are any, the writer takes no
+    /// further batch into a stream of commits (`stream_jobs`).
+    readers: Arc<AtomicUsize>,
     /// Commands committed on their caller's thread.
     direct: AtomicU64,
 }
@@ -209,12 +218,14 @@ impl<S: Store + 'static> Engine<S> {
         let clock = Arc::new(Mutex::new(clock));
         let last_len = Arc::new(AtomicUsize::new(1));
         let pending = Arc::new(AtomicUsize::new(0));
+        let readers = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = unbounded::<Job>();
         let shared = Shared {
             node: Arc::clone(&node),
             clock: Arc::clone(&clock),
             last_len: Arc::clone(&last_len),
             pending: Arc::clone(&pending),
+            readers: Arc::clone(&readers),
         };
         let writer = std::thread::Builder::new()
             .name("tanso-writer".into())
@@ -227,6 +238,7 @@ impl<S: Store + 'static> Engine<S> {
             clock,
             last_len,
             pending,
+            readers,
             direct: AtomicU64::new(0),
         }
     }
@@ -334,7 +346,9 @@ impl<S: Store + 'static> Engine<S> {
 
     /// Runs `f` with the node locked: reads see only durable effects.
     pub fn with_node<T>(&self, f: impl FnOnce(&mut Node<S>) -> T) -> T {
+        self.readers.fetch_add(1, Ordering::SeqCst);
         let mut g = lock(&self.node);
+        self.readers.fetch_sub(1, Ordering::SeqCst);
         f(&mut g)
     }
 
@@ -378,6 +392,7 @@ struct Shared<S: Store> {
     clock: Arc<Mutex<Clock>>,
     last_len: Arc<AtomicUsize>,
     pending: Arc<AtomicUsize>,
+    readers: Arc<AtomicUsize>,
 }
 
 fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize) {
@@ -389,28 +404,14 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
         let last_len = shared.last_len.load(Ordering::Relaxed);
         let mut replies: Vec<Reply> = Vec::new();
         let mut ids: Vec<tanso_core::CommandId> = Vec::new();
-        let result = if first.len() >= SEAL_ON_THREAD_MIN {
-            // A large job (an HTTP batch): gathered whole and decided with its entries sealed
-            // on the sealer thread.
-            let mut subs: Vec<Submission> = Vec::new();
-            let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| match job {
-                // A job's vector is taken whole when it comes first (a batch of one job, the
-                // common case): its commands are not moved.
-                Job::Many(many, many_ids, r) if subs.is_empty() => {
-                    replies.push(Reply::Many(many.len(), r));
-                    subs = many;
-                    ids = many_ids;
-                }
-                job => split_job(job, &mut replies, &mut ids, |sub| subs.push(sub)),
-            });
-            shared.last_len.store(n, Ordering::Relaxed);
-            let mut node = lock(&shared.node);
-            let now = read_clock(&shared.clock);
-            node.submit_batch(subs, now)
-        } else {
+        if first.len() >= SEAL_ON_THREAD_MIN {
+            stream_jobs(&shared, &rx, first, batch_max, gather);
+            continue;
+        }
+        let result = {
             // Single commands: each is decided as it arrives, while the writer waits for the
             // rest of the batch, instead of all of them once it is gathered.
-            let mut node = lock(&shared.node);
+            let mut node = lock_after_readers(&shared);
             let now = read_clock(&shared.clock);
             let mut open = node.open_batch(now);
             let n = gather_jobs(&rx, first, batch_max, last_len, gather, |job| {
@@ -430,6 +431,78 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
         shared.pending.fetch_sub(replies.len(), Ordering::SeqCst);
         deliver(answers_of(result, ids), replies);
     }
+}
+
+/// A large job (an HTTP batch) and whatever is queued behind it: each batch is decided with its
+/// entries sealed on the sealer thread, and committed on a thread of its own while the writer
+/// decides the next one (`Node::submit_stream`), as long as jobs are queued and no reader is
+/// waiting for the node. The node stays locked until every batch taken is durable and
+/// answered, so no read sees an effect before it is durable, and a waiting reader holds up at
+/// most the batches already taken.
+fn stream_jobs<S: Store>(
+    shared: &Shared<S>,
+    rx: &Receiver<Job>,
+    first: Job,
+    batch_max: usize,
+    gather: std::time::Duration,
+) {
+    let mut node = lock_after_readers(shared);
+    // The replies and ids of the batches taken and not yet answered, oldest first.
+    let unanswered: RefCell<VecDeque<(Vec<Reply>, Vec<tanso_core::CommandId>)>> =
+        RefCell::default();
+    // Takes a job and whatever is queued behind it as the next batch; its replies wait their
+    // turn in `unanswered` from then on, whatever happens to the batch.
+    let take = |job: Job| {
+        let last_len = shared.last_len.load(Ordering::Relaxed);
+        let (mut replies, mut ids, mut subs) = (Vec::new(), Vec::new(), Vec::new());
+        let n = gather_jobs(rx, job, batch_max, last_len, gather, |job| match job {
+            // A job's vector is taken whole when it comes first (the common case): its
+            // commands are not moved.
+            Job::Many(many, many_ids, r) if subs.is_empty() => {
+                replies.push(Reply::Many(many.len(), r));
+                subs = many;
+                ids = many_ids;
+            }
+            job => split_job(job, &mut replies, &mut ids, |sub| subs.push(sub)),
+        });
+        shared.last_len.store(n, Ordering::Relaxed);
+        unanswered.borrow_mut().push_back((replies, ids));
+        (subs, read_clock(&shared.clock))
+    };
+    let first = take(first);
+    let batches = std::iter::once(first).chain(std::iter::from_fn(|| {
+        if shared.readers.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        rx.try_recv().ok().map(take)
+    }));
+    let result = node.submit_stream(batches, |answers| {
+        if let Some((replies, _)) = unanswered.borrow_mut().pop_front() {
+            shared.pending.fetch_sub(replies.len(), Ordering::SeqCst);
+            deliver(answers, replies);
+        }
+        true
+    });
+    // After a failure, the batches taken and not answered get the transient answer (with
+    // `Ok`, every batch taken was answered).
+    let failed = result.err().unwrap_or(NodeError::Poisoned);
+    for (replies, ids) in unanswered.into_inner() {
+        shared.pending.fetch_sub(replies.len(), Ordering::SeqCst);
+        deliver(failure_answers(&failed, ids), replies);
+    }
+}
+
+/// The node, locked by the writer once the readers already waiting for it have had it (for
+/// up to a millisecond): a mutex does not queue its waiters, and the writer, running, would
+/// otherwise take the node again before a reader woken by its release.
+fn lock_after_readers<S: Store>(shared: &Shared<S>) -> MutexGuard<'_, Node<S>> {
+    let since = std::time::Instant::now();
+    while shared.readers.load(Ordering::SeqCst) > 0
+        && since.elapsed() < std::time::Duration::from_millis(1)
+    {
+        std::thread::yield_now();
+    }
+    lock(&shared.node)
 }
 
 /// Takes `first` and whatever else is queued, up to `batch_max` commands (a job is never
@@ -499,26 +572,30 @@ fn answers_of(
 ) -> Vec<Answer> {
     match result {
         Ok(answers) => answers,
-        Err(e) => {
-            let (code, why) = match &e {
-                NodeError::Fenced => (
-                    Code::WRITER_FENCED,
-                    "another writer took over; retry at the current writer".to_string(),
-                ),
-                NodeError::Poisoned => (
-                    Code::STORAGE_UNAVAILABLE,
-                    "storage failed earlier; restart the node".to_string(),
-                ),
-                other => (
-                    Code::STORAGE_UNAVAILABLE,
-                    format!("storage failed: {other}"),
-                ),
-            };
-            ids.into_iter()
-                .map(|id| transient_code(id, code, &why))
-                .collect()
-        }
+        Err(e) => failure_answers(&e, ids),
     }
+}
+
+/// The same transient answer for every command of a batch whose commit failed (never bound to
+/// its id).
+fn failure_answers(e: &NodeError, ids: Vec<tanso_core::CommandId>) -> Vec<Answer> {
+    let (code, why) = match e {
+        NodeError::Fenced => (
+            Code::WRITER_FENCED,
+            "another writer took over; retry at the current writer".to_string(),
+        ),
+        NodeError::Poisoned => (
+            Code::STORAGE_UNAVAILABLE,
+            "storage failed earlier; restart the node".to_string(),
+        ),
+        other => (
+            Code::STORAGE_UNAVAILABLE,
+            format!("storage failed: {other}"),
+        ),
+    };
+    ids.into_iter()
+        .map(|id| transient_code(id, code, &why))
+        .collect()
 }
 
 /// Sends each job its answers, in order.

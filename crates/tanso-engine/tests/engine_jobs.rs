@@ -6,8 +6,9 @@
 //! queued job wait behind more than the one commit it already has under way.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tanso_core::checks::Code;
-use tanso_engine::{Answer, Outcome};
+use tanso_engine::{Answer, Outcome, SEAL_ON_THREAD_MIN};
 use tanso_store::memory::{InjectedFailure, MemoryStore};
 use tanso_store::Store;
 
@@ -294,4 +295,119 @@ fn a_read_failing_while_the_writer_decides_answers_7001_and_stops_the_node() {
     assert!(again.replayed && codes(&again).is_empty(), "{again:?}");
     let other = eng.submit(open_registry("r2", "BBB01"));
     assert!(!other.replayed && codes(&other).is_empty(), "{other:?}");
+}
+
+/// A job of `size` commands from thread `t`, its `j`th: each opens a registry of its own.
+fn large_job(t: usize, j: usize, size: usize) -> Vec<tanso_engine::Submission> {
+    (0..size)
+        .map(|k| open_registry(&format!("t{t}-{j}-{k}"), &reg(t, j * size + k)))
+        .collect()
+}
+
+/// Large jobs (HTTP batches) queued behind each other are decided while the one before them
+/// commits (a stream); every command is answered in its job's order, everything lands, and a
+/// read taken meanwhile sees exactly what is durable: every chain the node holds is in the
+/// store, none only in memory.
+#[test]
+fn streamed_large_jobs_are_answered_in_order_and_reads_see_only_durable_state() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    let (threads, jobs, size) = (3, 4, SEAL_ON_THREAD_MIN + 10);
+    let done = AtomicBool::new(false);
+    let reads = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0;
+            while !done.load(Ordering::SeqCst) {
+                let (held, durable) = engine.with_node(|node| {
+                    (
+                        node.chains().count(),
+                        node.store().heads().expect("heads").len(),
+                    )
+                });
+                assert_eq!(held, durable, "a read saw chains that are not durable");
+                reads += 1;
+            }
+            reads
+        });
+        let submitters: Vec<_> = (0..threads)
+            .map(|t| {
+                let engine = &engine;
+                s.spawn(move || {
+                    for j in 0..jobs {
+                        let out = engine
+                            .submit_many_async(large_job(t, j, size))
+                            .recv()
+                            .expect("answers");
+                        assert_eq!(out.len(), size, "one answer per command");
+                        for (k, a) in out.iter().enumerate() {
+                            assert_eq!(a.id.as_str(), format!("t{t}-{j}-{k}"), "in order");
+                            assert!(codes(a).is_empty(), "{:?}", codes(a));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in submitters {
+            h.join().expect("submitter");
+        }
+        done.store(true, Ordering::SeqCst);
+        reader.join().expect("reader")
+    });
+    assert!(reads > 0, "the reader read");
+    drop(engine.shutdown());
+    assert_eq!(
+        store.heads().expect("heads").len(),
+        threads * jobs * size,
+        "every command landed, once"
+    );
+}
+
+/// A reader waiting for the node stops the writer from taking more queued jobs into its
+/// stream: it gets the node once the batches already taken are durable, long before the
+/// queue runs dry.
+#[test]
+fn a_waiting_reader_gets_the_node_before_the_queued_large_jobs() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    let (jobs, size) = (40, SEAL_ON_THREAD_MIN);
+    let pending: Vec<_> = (0..jobs)
+        .map(|j| engine.submit_many_async(large_job(0, j, size)))
+        .collect();
+    // The writer is streaming the queue once the first job is answered.
+    let first = pending[0].recv().expect("answers");
+    assert!(first.iter().all(|a| codes(a).is_empty()));
+    let durable_at_read = engine.with_node(|node| node.store().heads().expect("heads").len());
+    assert!(
+        durable_at_read < jobs * size / 2,
+        "the reader waited for {durable_at_read} of {} commands",
+        jobs * size
+    );
+    for rx in &pending[1..] {
+        let out = rx.recv().expect("answers");
+        assert!(out.iter().all(|a| codes(a).is_empty()));
+    }
+    drop(engine.shutdown());
+    assert_eq!(store.heads().expect("heads").len(), jobs * size);
+}
+
+/// A commit that fails while the next large job is decided answers both jobs (and every later
+/// one) with 7001, and nothing lands.
+#[test]
+fn a_failed_commit_in_a_stream_answers_every_job_taken_with_7001() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    store.fail_next_write(InjectedFailure::Lost);
+    let pending: Vec<_> = (0..3)
+        .map(|j| engine.submit_many_async(large_job(1, j, SEAL_ON_THREAD_MIN)))
+        .collect();
+    for (j, rx) in pending.iter().enumerate() {
+        let out = rx.recv().expect("answers");
+        assert_eq!(out.len(), SEAL_ON_THREAD_MIN);
+        for (k, a) in out.iter().enumerate() {
+            assert_eq!(a.id.as_str(), format!("t1-{j}-{k}"));
+            assert_eq!(codes(a), [Code::STORAGE_UNAVAILABLE], "job {j}");
+        }
+    }
+    drop(engine.shutdown());
+    assert!(store.heads().expect("heads").is_empty(), "nothing landed");
 }

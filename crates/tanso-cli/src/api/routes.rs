@@ -7,7 +7,7 @@ use super::access::{
 use super::openapi::{body, option, path, query, OpDoc};
 use super::perms::{has_role, judge, may_approve, may_read_account, Verdict};
 use super::{json_ok, lock, page, Api, ApiError, Gate, Reply, Req, Route};
-use crate::apply::{answer_json, submission, write_answer_compact};
+use crate::apply::{answer_json, submission, CompactAnswers};
 use crate::store::AnyStore;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -758,6 +758,7 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     // work the server does for it.
     let mut out = Vec::with_capacity(32 + slots.len() * if events { 512 } else { 192 });
     out.extend_from_slice(b"{\"results\":[");
+    let mut compact = CompactAnswers::default();
     for (i, slot) in slots.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -766,7 +767,7 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             Ok(body) => write_json(&mut out, &body),
             Err(dry_run) => match answers.as_mut().and_then(Iterator::next) {
                 Some(a) if events => write_json(&mut out, &answer_json(&a, dry_run)),
-                Some(a) => write_answer_compact(&mut out, &a, dry_run),
+                Some(a) => compact.write(&mut out, &a, dry_run),
                 None => write_json(
                     &mut out,
                     &err_reply(ApiError::unavailable(
