@@ -2,7 +2,10 @@
 
 /// mimalloc instead of glibc's malloc: the writer frees what the generator and the HTTP
 /// threads allocate, and glibc's per-arena locks and consolidation cost about a fifth of a
-/// batch's time (docs/BENCHMARKS.md, profiles).
+/// batch's time (docs/BENCHMARKS.md, profiles). Built without transparent huge pages (the
+/// `no_thp` feature: mimalloc does not `madvise` its memory into 2 MiB pages): the kernel
+/// zeroes each huge page whole on first touch, and the batch workloads ran 5–13% faster
+/// with 4 KiB pages (docs/BENCHMARKS.md, eighth round).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -407,7 +407,10 @@ mod tests {
             count_results(body(&[accepted, rejected, accepted]).as_bytes(), 3).unwrap(),
             (2, 1)
         );
-        assert_eq!(count_results(body(&[rejected]).as_bytes(), 1).unwrap(), (0, 1));
+        assert_eq!(
+            count_results(body(&[rejected]).as_bytes(), 1).unwrap(),
+            (0, 1)
+        );
         // Too few or too many results for the batch are an error, whatever their status.
         assert!(count_results(body(&[accepted]).as_bytes(), 2).is_err());
         assert!(count_results(body(&[accepted, accepted]).as_bytes(), 1).is_err());
