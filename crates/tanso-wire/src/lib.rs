@@ -108,10 +108,24 @@ struct PlainTransfer<'a> {
     quantity: serde_json::Number,
     actor: Option<&'a str>,
     dry_run: Option<bool>,
-    /// Absent, `null`, or a filter (an object: a struct would also read an array) naming at
-    /// most the unit kind.
+    /// Absent, `null`, or a filter naming at most the unit kind: its text, read as a
+    /// [`KindFilter`] once it is known to be an object (a struct would also read an array).
     #[serde(default, deserialize_with = "present", borrow)]
-    unit: Option<Option<std::collections::BTreeMap<&'a str, Option<&'a str>>>>,
+    unit: Option<Option<&'a serde_json::value::RawValue>>,
+}
+
+/// A unit filter naming at most the unit kind (absent, `null` or a string), written back in
+/// canonical form as the map it is.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct KindFilter<'a> {
+    #[serde(
+        default,
+        deserialize_with = "present",
+        borrow,
+        skip_serializing_if = "Option::is_none"
+    )]
+    kind: Option<Option<&'a str>>,
 }
 
 /// A field that is there (possibly `null`): with `#[serde(default)]`, `None` only when absent.
@@ -145,11 +159,15 @@ pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
     let parsed_actor = Actor::parse(actor).ok()?;
     let (from, to) = (t.from.as_u64()?, t.to.as_u64()?);
     let quantity = Quantity::new(t.quantity.as_u64()?).ok()?;
-    let unit = t.unit.as_ref().and_then(Option::as_ref);
-    if unit.is_some_and(|u| u.keys().any(|&k| k != "kind")) {
-        return None;
-    }
-    let kind = match unit.and_then(|u| u.get("kind")) {
+    let unit: Option<Option<KindFilter>> = match t.unit {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) if raw.get().starts_with('{') => {
+            Some(Some(serde_json::from_str(raw.get()).ok()?))
+        }
+        Some(Some(_)) => return None,
+    };
+    let kind = match unit.as_ref().and_then(|u| u.as_ref()?.kind) {
         Some(Some(k)) => Some(UnitKindCode::parse(k).ok()?),
         _ => None,
     };
@@ -165,7 +183,7 @@ pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
         quantity: &'a serde_json::Number,
         to: &'a serde_json::Number,
         #[serde(skip_serializing_if = "Option::is_none")]
-        unit: &'a Option<Option<std::collections::BTreeMap<&'a str, Option<&'a str>>>>,
+        unit: &'a Option<Option<KindFilter<'a>>>,
     }
     let mut c = Vec::with_capacity(160 + t.id.len() + t.chain.len() + actor.len());
     write_json(
@@ -178,7 +196,7 @@ pub fn parse_plain_transfer(raw: &str, actor: &str) -> Option<Parsed> {
             id: t.id,
             quantity: &t.quantity,
             to: &t.to,
-            unit: &t.unit,
+            unit: &unit,
         },
     );
     Some(Parsed {
