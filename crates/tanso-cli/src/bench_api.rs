@@ -27,8 +27,9 @@ pub struct ApiArgs {
     /// Transfers per batch request.
     #[arg(long, default_value_t = 8000)]
     batch: usize,
-    /// Connections posting batches at once.
-    #[arg(long, default_value_t = 2)]
+    /// Connections posting batches at once (with 4, one batch is being read while another is
+    /// decided and a third committed).
+    #[arg(long, default_value_t = 4)]
     batch_connections: usize,
     /// Accounts the transfers move between.
     #[arg(long, default_value_t = 1000)]
@@ -346,8 +347,9 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
     blat.sort_unstable();
     let batch_rate = bok as f64 / belapsed;
     println!(
-        "tanso-bench-api workload=batch{} transfers_per_s={batch_rate:.0} accepted={bok} other={bother} batches={} batch_p50_us={} batch_p99_us={} seconds={belapsed:.1} results={}",
+        "tanso-bench-api workload=batch{} connections={} transfers_per_s={batch_rate:.0} accepted={bok} other={bother} batches={} batch_p50_us={} batch_p99_us={} seconds={belapsed:.1} results={}",
         a.batch,
+        a.batch_connections.max(1),
         blat.len(),
         percentile(&blat, 0.5),
         percentile(&blat, 0.99),

@@ -67,17 +67,20 @@ impl RegistryId {
     }
 }
 
+/// A token id, held inline when it is short (up to 24 bytes, as most ids are) and on the heap
+/// otherwise: parsing, cloning and dropping the ids every command carries then allocate
+/// nothing. It orders, compares and hashes as its text.
 macro_rules! string_id {
     ($(#[$m:meta])* $name:ident, $max:expr) => {
         $(#[$m])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(compact_str::CompactString);
 
         impl $name {
             pub const MAX_LEN: usize = $max;
             pub fn parse(s: &str) -> Result<Self, Code> {
                 if valid_token(s, $max) {
-                    Ok($name(s.to_owned()))
+                    Ok($name(compact_str::CompactString::new(s)))
                 } else {
                     Err(Code::MALFORMED_ID)
                 }
@@ -254,5 +257,23 @@ mod tests {
         assert_eq!(CommandId::parse("a b"), Err(Code::MALFORMED_ID));
         assert!(CommandId::parse(&"x".repeat(64)).is_ok());
         assert_eq!(CommandId::parse(&"x".repeat(65)), Err(Code::MALFORMED_ID));
+    }
+
+    proptest::proptest! {
+        /// Ids short enough to be held inline and ids long enough for the heap keep their text,
+        /// and compare, order and hash as their text does, across the two.
+        #[test]
+        fn token_ids_keep_the_order_and_equality_of_their_text(
+            a in "[a-z0-9._:-]{1,64}",
+            b in "[a-z0-9._:-]{1,64}",
+        ) {
+            use std::hash::{BuildHasher, RandomState};
+            let (x, y) = (CommandId::parse(&a).unwrap(), CommandId::parse(&b).unwrap());
+            proptest::prop_assert_eq!(x.as_str(), a.as_str());
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+            let h = RandomState::new();
+            proptest::prop_assert_eq!(h.hash_one(&x), h.hash_one(a.as_str()));
+        }
     }
 }
