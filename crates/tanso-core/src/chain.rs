@@ -197,7 +197,12 @@ impl DecisionState {
                 if !self.opened {
                     return Err(Rejection::one(Code::CHAIN_NOT_OPENED, "chain not opened"));
                 }
-                Ok(self.a6.decide(*p, c)?.into_iter().map(Event::A6).collect())
+                Ok(self
+                    .a6
+                    .decide(*p, c)?
+                    .into_iter()
+                    .map(|e| Event::A6(Box::new(e)))
+                    .collect())
             }
             (ChainId::Mechanism(_), Command::Ccts(c)) => {
                 if !self.opened {

@@ -957,7 +957,7 @@ impl<'a> Dec<'a> {
                 },
                 eligible: self.bool()?,
             },
-            71 => Event::A6(crate::article6::authority::get_event(self)?),
+            71 => Event::A6(Box::new(crate::article6::authority::get_event(self)?)),
             72 => {
                 let authorization = AuthorizationRef {
                     party: self.party()?,

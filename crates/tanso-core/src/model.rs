@@ -415,7 +415,7 @@ pub enum Command {
         years: u16,
     },
     /// A step on a party's authority chain (Article 6.2).
-    A6(crate::article6::authority::A6Command),
+    A6(Box<crate::article6::authority::A6Command>),
     /// Applies a party's authorization (the cited entry on its authority chain) to units of
     /// an account: they become covered by that version; for units hosted by another party,
     /// or OIMP-only units whose first transfer is the authorization, this is their first
@@ -661,7 +661,7 @@ pub enum Event {
         eligible: bool,
     },
     /// A step on a party's authority chain.
-    A6(crate::article6::authority::A6Event),
+    A6(Box<crate::article6::authority::A6Event>),
     /// A step on the CCTS administrator's chain.
     Ccts(crate::ccts::CctsEvent),
     Surrendered {

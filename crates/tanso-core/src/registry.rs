@@ -1840,7 +1840,10 @@ impl RegistryState {
         let auth = cited
             .and_then(|c| {
                 c.events.iter().find_map(|e| match e {
-                    Event::A6(A6Event::Authorized(a)) => Some(a),
+                    Event::A6(a6) => match &**a6 {
+                        A6Event::Authorized(a) => Some(a),
+                        _ => None,
+                    },
                     _ => None,
                 })
             })

@@ -142,7 +142,7 @@ impl World {
     }
 
     fn a6(&mut self, c: A6Command) -> Result<Vec<Event>, Rejection> {
-        self.party(Command::A6(c))
+        self.party(Command::A6(Box::new(c)))
     }
 
     fn registry(&mut self, r: &str, cmd: Command) -> Result<Vec<Event>, Rejection> {

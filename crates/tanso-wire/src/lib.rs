@@ -920,7 +920,7 @@ impl Ctx<'_, '_> {
                 cited: None,
             },
             jcm if jcm.starts_with("jcm_") => Command::Jcm(jcm_command(jcm, o)?),
-            a6 if a6.starts_with("a6_") => Command::A6(a6::a6_command(a6, o)?),
+            a6 if a6.starts_with("a6_") => Command::A6(Box::new(a6::a6_command(a6, o)?)),
             c if c.starts_with("ccts_") => Command::Ccts(ccts::ccts_command(self, c, o)?),
             "issue_certificates" => Command::IssueCertificates {
                 citation: self.citation(&o.obj("citation")?)?,

@@ -86,7 +86,7 @@ pub fn judge(access: &Access, user: &User, chain: &ChainId, cmd: &Command, now: 
             }
             Command::A6(a) => match gate(AUTHORITY, cmd.name()) {
                 Verdict::Allowed
-                    if matches!(a, A6Command::Authorize(_))
+                    if matches!(&**a, A6Command::Authorize(_))
                         && access.policies.approve_authorization =>
                 {
                     Verdict::NeedsApproval {
