@@ -48,11 +48,13 @@ enum Job {
     Wait(Submission, Promise),
     /// Commands answered together, with their ids (copied by the caller, off the writer's
     /// thread: they name the answers if the batch fails).
-    Many(
-        Vec<Submission>,
-        Vec<tanso_core::CommandId>,
-        Sender<Vec<Answer>>,
-    ),
+    Many(Vec<Submission>, Vec<tanso_core::CommandId>, ManyReply),
+}
+
+/// Where the answers of a many-command job go, and whether accepted answers keep their events.
+struct ManyReply {
+    tx: Sender<Vec<Answer>>,
+    events: bool,
 }
 
 impl Job {
@@ -68,7 +70,7 @@ impl Job {
 enum Reply {
     One(Sender<Answer>),
     Wait(Promise),
-    Many(usize, Sender<Vec<Answer>>),
+    Many(usize, ManyReply),
 }
 
 /// One answer for a caller blocked in `submit`, or awaiting [`AnswerFuture`]. A blocked caller
@@ -278,13 +280,29 @@ impl<S: Store + 'static> Engine<S> {
     /// answers arrive together, in order, once durable: one channel instead of one per
     /// command.
     pub fn submit_many_async(&self, subs: Vec<Submission>) -> Receiver<Vec<Answer>> {
+        self.submit_many(subs, true)
+    }
+
+    /// As [`Engine::submit_many_async`], but accepted answers come without their events (the
+    /// journal has them), for callers that do not show them. The writer drops them as it
+    /// answers: it allocated them, and freeing memory on the thread that allocated it costs
+    /// the allocator least.
+    pub fn submit_many_async_without_events(&self, subs: Vec<Submission>) -> Receiver<Vec<Answer>> {
+        self.submit_many(subs, false)
+    }
+
+    fn submit_many(&self, subs: Vec<Submission>, events: bool) -> Receiver<Vec<Answer>> {
         let (reply, rx) = bounded(1);
         if subs.is_empty() {
             let _ = reply.send(Vec::new());
             return rx;
         }
         let ids = subs.iter().map(|s| s.id.clone()).collect();
-        if let Some(Job::Many(subs, ..)) = self.enqueue(Job::Many(subs, ids, reply.clone())) {
+        let many = ManyReply {
+            tx: reply.clone(),
+            events,
+        };
+        if let Some(Job::Many(subs, ..)) = self.enqueue(Job::Many(subs, ids, many)) {
             let _ = reply.send(
                 subs.into_iter()
                     .map(|s| transient(s.id, "the writer has stopped"))
@@ -613,8 +631,16 @@ fn deliver(answers: Vec<Answer>, replies: Vec<Reply>) {
                     p.answer(a);
                 }
             }
-            Reply::Many(n, tx) => {
-                let _ = tx.send(answers.by_ref().take(n).collect());
+            Reply::Many(n, many) => {
+                let mut these: Vec<Answer> = answers.by_ref().take(n).collect();
+                if !many.events {
+                    for a in &mut these {
+                        if let Outcome::Accepted(x) = &mut a.outcome {
+                            x.events = Vec::new();
+                        }
+                    }
+                }
+                let _ = many.tx.send(these);
             }
         }
     }

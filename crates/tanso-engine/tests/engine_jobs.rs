@@ -411,3 +411,30 @@ fn a_failed_commit_in_a_stream_answers_every_job_taken_with_7001() {
     drop(engine.shutdown());
     assert!(store.heads().expect("heads").is_empty(), "nothing landed");
 }
+
+/// A job submitted without events is answered as one with them, less the accepted answers'
+/// events; the journal has them either way.
+#[test]
+fn a_job_without_events_gets_the_same_answers_less_their_events() {
+    let store = MemoryStore::new();
+    let engine = engine(&store, 64);
+    let with = engine
+        .submit_many_async(large_job(2, 0, SEAL_ON_THREAD_MIN))
+        .recv()
+        .expect("answers");
+    let without = engine
+        .submit_many_async_without_events(large_job(2, 1, SEAL_ON_THREAD_MIN))
+        .recv()
+        .expect("answers");
+    assert_eq!(with.len(), without.len());
+    for (w, o) in with.iter().zip(&without) {
+        let (Outcome::Accepted(w), Outcome::Accepted(o)) = (&w.outcome, &o.outcome) else {
+            panic!("every command is accepted: {w:?} {o:?}");
+        };
+        assert!(!w.events.is_empty(), "answers keep their events by default");
+        assert!(o.events.is_empty(), "and leave them out when asked");
+        assert_eq!((w.seq, o.seq), (1, 1), "each opens a chain of its own");
+    }
+    drop(engine.shutdown());
+    assert_eq!(store.heads().expect("heads").len(), 2 * SEAL_ON_THREAD_MIN);
+}

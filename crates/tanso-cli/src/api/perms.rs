@@ -203,7 +203,13 @@ fn controls(
     quantity: u64,
     now: i64,
 ) -> Verdict {
-    if let Some(limit) = access.limits.get(&(registry.to_owned(), from)) {
+    // (Each lookup copies the registry's name into a key: skipped while no limit is set.)
+    let limit = if access.limits.is_empty() {
+        None
+    } else {
+        access.limits.get(&(registry.to_owned(), from))
+    };
+    if let Some(limit) = limit {
         if quantity > *limit {
             return Verdict::NeedsApproval {
                 reason: format!("{quantity} units exceed account {from}'s limit of {limit}"),

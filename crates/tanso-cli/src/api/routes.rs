@@ -432,7 +432,7 @@ fn prepare(user: &User, mut v: Value, key: Option<&str>) -> Result<Prepared, Api
 /// may make outright: submitted exactly as `check` would submit it. `None` for anything else
 /// (another shape, a request awaiting approval under its id, a refusal, a second person
 /// needed), which `check` answers.
-fn check_plain(api: &Api, user: &User, text: &str) -> Option<Checked> {
+fn check_plain(api: &Api, user: &User, text: &str, now: i64) -> Option<Checked> {
     let parsed = parse_plain_transfer(text, &user.id)?;
     let cmd = parsed.command.as_ref().ok()?;
     {
@@ -440,7 +440,7 @@ fn check_plain(api: &Api, user: &User, text: &str) -> Option<Checked> {
         if access.approvals.contains_key(parsed.id.as_str()) {
             return None;
         }
-        let verdict = judge(&access, user, &parsed.chain, cmd, api.now().0);
+        let verdict = judge(&access, user, &parsed.chain, cmd, now);
         if !matches!(verdict, Verdict::Allowed) {
             return None;
         }
@@ -727,9 +727,11 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     // channel, applied in order), and answer in the request's order.
     let mut slots: Vec<Result<Value, bool>> = Vec::with_capacity(items.len());
     let mut subs = Vec::with_capacity(items.len());
+    // The request's time, for the controls of every plain transfer in it.
+    let now = api.now().0;
     for item in items {
         let checked = match item {
-            Item::Text(text) => match check_plain(api, user, text.get()) {
+            Item::Text(text) => match check_plain(api, user, text.get(), now) {
                 Some(c) => c,
                 None => match serde_json::from_str::<Value>(text.get()) {
                     Ok(v) => check(api, user, v, None),
@@ -748,12 +750,12 @@ fn create_command_batch(api: &Api, req: &Req) -> Result<Reply, ApiError> {
             }
         }
     }
-    let mut answers = api
-        .engine
-        .submit_many_async(subs)
-        .recv()
-        .ok()
-        .map(Vec::into_iter);
+    let answers = if events {
+        api.engine.submit_many_async(subs)
+    } else {
+        api.engine.submit_many_async_without_events(subs)
+    };
+    let mut answers = answers.recv().ok().map(Vec::into_iter);
     // `{"results": [...]}`, written straight to bytes: a batch's results are the bulk of the
     // work the server does for it.
     let mut out = Vec::with_capacity(32 + slots.len() * if events { 512 } else { 192 });
