@@ -243,19 +243,22 @@ pub fn run(_cli: &Cli, a: &ApiArgs) -> Result<i32> {
         setup.push(json!({"id": format!("i{acc}"), "chain": "IND01", "command": "issue", "account": acc, "kind": "BENCH",
                           "period": {"start": "2026-01-01", "end": "2026-12-31"}, "quantity": 1_000_000u64}));
     }
-    let (s, v) = c.json("POST", "/api/v1/commands/batch", &json!(setup))?;
-    let rejected = v["results"].as_array().map_or(0, |r| {
-        r.iter().filter(|x| x["status"] != "accepted").count()
-    });
-    anyhow::ensure!(
-        s == 200 && rejected == 0,
-        "setup: {s}, {rejected} rejected: {}",
-        v["results"]
-            .as_array()
-            .and_then(|r| r.iter().find(|x| x["status"] != "accepted"))
-            .cloned()
-            .unwrap_or_default()
-    );
+    // Posted in batches of at most 8,000 (the server takes 10,000 at most).
+    for chunk in setup.chunks(8_000) {
+        let (s, v) = c.json("POST", "/api/v1/commands/batch", &json!(chunk))?;
+        let rejected = v["results"].as_array().map_or(0, |r| {
+            r.iter().filter(|x| x["status"] != "accepted").count()
+        });
+        anyhow::ensure!(
+            s == 200 && rejected == 0,
+            "setup: {s}, {rejected} rejected: {}",
+            v["results"]
+                .as_array()
+                .and_then(|r| r.iter().find(|x| x["status"] != "accepted"))
+                .cloned()
+                .unwrap_or_default()
+        );
+    }
     println!(
         "tanso-bench-api setup accounts={} units_per_account=1000000 address={addr}",
         a.accounts
