@@ -889,6 +889,16 @@ async fn commands_take_the_id_from_the_idempotency_key_and_bind_it() {
         (v["replayed"].clone(), v["seq"].as_u64()),
         (json!(true), Some(seq))
     );
+    // The same command with its id in the body as well (read as a plain transfer, the key
+    // matching): the same content, replayed.
+    let mut with_id = body.clone();
+    with_id["id"] = json!("k-1");
+    let (s, v) = send(with_id, "k-1").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["replayed"].clone(), v["seq"].as_u64()),
+        (json!(true), Some(seq))
+    );
     // The same key with other content: 2512.
     let mut other = body.clone();
     other["quantity"] = json!(2);

@@ -474,16 +474,6 @@ fn err_reply(e: ApiError) -> Reply {
     Reply::new(e.status, e.body())
 }
 
-/// Checks, routes to approval, or submits one command and waits for its durable answer
-/// (`Engine::submit`: on this thread when the engine is idle).
-fn step(api: &Api, user: &User, v: Value, key: Option<&str>) -> Reply {
-    match check(api, user, v, key) {
-        Checked::Done(r) => r,
-        Checked::Submit(sub, dry_run) => answer_reply(&api.engine.submit(sub), dry_run),
-        Checked::Approve(ap) => request_approval(api, ap),
-    }
-}
-
 /// What the edge makes of one command before the engine. (Most commands are for the engine:
 /// that variant stays unboxed.)
 #[allow(clippy::large_enum_variant)]
@@ -637,25 +627,49 @@ fn not_json(e: serde_json::Error) -> ApiError {
 /// The body and the Idempotency-Key of a command request.
 fn command_request(req: &Req) -> Result<(Value, Option<&str>), ApiError> {
     let v: Value = serde_json::from_slice(&req.body).map_err(not_json)?;
-    let key = match req.headers.get("idempotency-key") {
-        None => None,
-        Some(h) => Some(h.to_str().map_err(|_| {
+    Ok((v, idempotency_key(req)?))
+}
+
+fn idempotency_key(req: &Req) -> Result<Option<&str>, ApiError> {
+    match req.headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(h) => h.to_str().map(Some).map_err(|_| {
             reject(
                 StatusCode::BAD_REQUEST,
                 None,
                 Code::MALFORMED_ID,
                 "the Idempotency-Key header is not text",
             )
-        })?),
-    };
-    Ok((v, key))
+        }),
+    }
 }
 
+/// A single command checked: a plain transfer the user may make outright (whose id is the
+/// Idempotency-Key, if one is given) read straight from its text (`check_plain`), anything
+/// else through `check`; the same answers either way.
+fn check_single(api: &Api, user: &User, req: &Req) -> Result<Checked, ApiError> {
+    if let (Ok(key), Ok(text)) = (idempotency_key(req), std::str::from_utf8(&req.body)) {
+        match check_plain(api, user, text, api.now().0) {
+            Some(Checked::Submit(sub, dry_run)) if key.is_none_or(|k| k == sub.id.as_str()) => {
+                return Ok(Checked::Submit(sub, dry_run));
+            }
+            _ => {}
+        }
+    }
+    let (v, key) = command_request(req)?;
+    Ok(check(api, user, v, key))
+}
+
+/// Checks, routes to approval, or submits one command and waits for its durable answer
+/// (`Engine::submit`: on this thread when the engine is idle).
 fn create_command(api: &Api, req: &Req) -> Result<Reply, ApiError> {
     let user = req.user()?;
-    let (v, key) = command_request(req)?;
     // Failures keep the engine's envelope (id, replayed, dry_run) with their status.
-    Ok(step(api, user, v, key))
+    Ok(match check_single(api, user, req)? {
+        Checked::Done(r) => r,
+        Checked::Submit(sub, dry_run) => answer_reply(&api.engine.submit(sub), dry_run),
+        Checked::Approve(ap) => request_approval(api, ap),
+    })
 }
 
 /// The operation served by [`create_command_async`].
@@ -668,8 +682,7 @@ pub const CREATE_COMMAND: &str = "create_command";
 pub async fn create_command_async(api: std::sync::Arc<Api>, req: Req) -> Result<Reply, ApiError> {
     let checked = {
         let user = req.user()?;
-        let (v, key) = command_request(&req)?;
-        check(&api, user, v, key)
+        check_single(&api, user, &req)?
     };
     match checked {
         Checked::Done(r) => Ok(r),
