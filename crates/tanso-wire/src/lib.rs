@@ -95,10 +95,11 @@ fn content_digest(canonical: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The fields of a plain quantity transfer, borrowed from its JSON text.
+/// The fields of a plain quantity transfer, borrowed from its JSON text: as serde reads them
+/// ([`read_plain`]) and as the scanner does ([`scan_plain`]).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlainTransfer<'a> {
+struct PlainFields<'a> {
     id: &'a str,
     chain: &'a str,
     command: &'a str,
@@ -108,10 +109,9 @@ struct PlainTransfer<'a> {
     quantity: serde_json::Number,
     actor: Option<&'a str>,
     dry_run: Option<bool>,
-    /// Absent, `null`, or a filter naming at most the unit kind: its text, read as a
-    /// [`KindFilter`] once it is known to be an object (a struct would also read an array).
-    #[serde(default, deserialize_with = "present", borrow)]
-    unit: Option<Option<&'a serde_json::value::RawValue>>,
+    /// Absent, `null`, or a filter naming at most the unit kind.
+    #[serde(default, deserialize_with = "unit_filter", borrow)]
+    unit: Option<Option<KindFilter<'a>>>,
 }
 
 /// A unit filter naming at most the unit kind (absent, `null` or a string), written back in
@@ -137,18 +137,21 @@ where
     T::deserialize(d).map(Some)
 }
 
-/// The fields of a plain transfer, as either reader gives them.
-struct PlainFields<'a> {
-    id: &'a str,
-    chain: &'a str,
-    command: &'a str,
-    from: serde_json::Number,
-    to: serde_json::Number,
-    quantity: serde_json::Number,
-    actor: Option<&'a str>,
-    dry_run: Option<bool>,
-    /// Absent, `null`, or the filter.
-    unit: Option<Option<KindFilter<'a>>>,
+/// `unit`, when there: `null`, or a [`KindFilter`] read from its text once it is known to be an
+/// object (a struct would also read an array).
+fn unit_filter<'de, D>(d: D) -> Result<Option<Option<KindFilter<'de>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    let raw: Option<&'de serde_json::value::RawValue> = serde::Deserialize::deserialize(d)?;
+    match raw {
+        None => Ok(Some(None)),
+        Some(r) if r.get().starts_with('{') => serde_json::from_str(r.get())
+            .map(|k| Some(Some(k)))
+            .map_err(D::Error::custom),
+        Some(_) => Err(D::Error::custom("a unit filter is an object")),
+    }
 }
 
 /// A plain transfer read by serde: any JSON of the plain shape.
@@ -157,26 +160,7 @@ fn read_plain(raw: &str) -> Option<PlainFields<'_>> {
     if !raw.trim_start().starts_with('{') {
         return None;
     }
-    let t: PlainTransfer = serde_json::from_str(raw).ok()?;
-    let unit = match t.unit {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(raw)) if raw.get().starts_with('{') => {
-            Some(Some(serde_json::from_str(raw.get()).ok()?))
-        }
-        Some(Some(_)) => return None,
-    };
-    Some(PlainFields {
-        id: t.id,
-        chain: t.chain,
-        command: t.command,
-        from: t.from,
-        to: t.to,
-        quantity: t.quantity,
-        actor: t.actor,
-        dry_run: t.dry_run,
-        unit,
-    })
+    serde_json::from_str(raw).ok()
 }
 
 /// A plain transfer in the form clients write it, read by a scanner of that form alone, at a
