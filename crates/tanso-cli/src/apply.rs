@@ -60,15 +60,10 @@ pub fn answer_json(a: &Answer, dry_run: bool) -> Value {
 /// Writes [`answer_json`] without the events of an accepted command (id, status, chain, seq,
 /// time and hash; the events are in the journal, `GET /api/v1/chains/{chain}/entries/{seq}`)
 /// onto `out`, as `serde_json::to_vec` would write that value (keys in their sorted order),
-/// without building it. Rejections are whole. For the results of large batches, where building
-/// and dropping a value per command costs more than the rest.
-pub fn write_answer_compact(out: &mut Vec<u8>, a: &Answer, dry_run: bool) {
-    CompactAnswers::default().write(out, a, dry_run);
-}
-
-/// Writes compact answers ([`write_answer_compact`]) one after another, keeping the JSON of the
-/// last chain and time written: the answers of one batch share them, and formatting a time is
-/// most of the cost of an answer.
+/// without building it, one answer after another. Rejections are whole. For the results of
+/// large batches, where building and dropping a value per command costs more than the rest; it
+/// keeps the JSON of the last chain and time written, which the answers of one batch share
+/// (formatting a time is most of the cost of an answer).
 #[derive(Default)]
 pub struct CompactAnswers {
     chain: Option<(ChainId, Vec<u8>)>,
@@ -208,7 +203,7 @@ mod tests {
     use tanso_core::Code;
     use tanso_engine::Accepted;
 
-    /// The compact result as a value: what `write_answer_compact` must write.
+    /// The compact result as a value: what `CompactAnswers::write` must write.
     fn answer_json_compact(a: &Answer, dry_run: bool) -> Value {
         match &a.outcome {
             Outcome::Accepted(x) => {
@@ -262,7 +257,7 @@ mod tests {
         for a in &answers {
             for dry_run in [false, true] {
                 let mut direct = Vec::new();
-                write_answer_compact(&mut direct, a, dry_run);
+                CompactAnswers::default().write(&mut direct, a, dry_run);
                 let via_value =
                     serde_json::to_vec(&answer_json_compact(a, dry_run)).expect("serializes");
                 assert_eq!(
@@ -299,7 +294,7 @@ mod tests {
         let (mut together, mut alone) = (Vec::new(), Vec::new());
         for a in &answers {
             remembering.write(&mut together, a, false);
-            write_answer_compact(&mut alone, a, false);
+            CompactAnswers::default().write(&mut alone, a, false);
         }
         assert_eq!(
             String::from_utf8_lossy(&together),

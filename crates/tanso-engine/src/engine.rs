@@ -419,13 +419,13 @@ fn writer_loop<S: Store>(shared: Shared<S>, rx: Receiver<Job>, batch_max: usize)
     // next command, up to the last batch's size; a lone client never waits.
     let gather = std::time::Duration::from_micros(200);
     while let Ok(first) = rx.recv() {
-        let last_len = shared.last_len.load(Ordering::Relaxed);
-        let mut replies: Vec<Reply> = Vec::new();
-        let mut ids: Vec<tanso_core::CommandId> = Vec::new();
         if first.len() >= SEAL_ON_THREAD_MIN {
             stream_jobs(&shared, &rx, first, batch_max, gather);
             continue;
         }
+        let last_len = shared.last_len.load(Ordering::Relaxed);
+        let mut replies: Vec<Reply> = Vec::new();
+        let mut ids: Vec<tanso_core::CommandId> = Vec::new();
         let result = {
             // Single commands: each is decided as it arrives, while the writer waits for the
             // rest of the batch, instead of all of them once it is gathered.
