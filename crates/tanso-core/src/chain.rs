@@ -40,11 +40,11 @@ pub enum ChainState {
 }
 
 impl ChainState {
-    /// Reads what deciding `cmd` will read first (see `RegistryState::warm`); returns a value
-    /// of no meaning, for the caller to keep the reads alive.
-    pub fn warm(&self, cmd: &Command) -> u64 {
+    /// Reads what deciding `cmds` will read first (see `RegistryState::warm`); returns a
+    /// value of no meaning, for the caller to keep the reads alive.
+    pub fn warm(&self, cmds: &[&Command]) -> u64 {
         match self {
-            ChainState::Registry(r) => r.warm(cmd),
+            ChainState::Registry(r) => r.warm(cmds),
             ChainState::Decisions(_) => 0,
         }
     }

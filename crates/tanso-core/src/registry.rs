@@ -913,41 +913,58 @@ impl RegistryState {
         Ok(ranges)
     }
 
-    /// Reads what deciding `cmd` reads first, for a transfer: both accounts and each one's
-    /// lowest blocks (where the sender's selection starts and the recipient's new blocks
-    /// usually land). A caller deciding a batch touches several commands ahead this way, so
-    /// that their cache misses overlap. Returns a value of no meaning, for the caller to keep
-    /// the reads alive; changes nothing.
-    pub fn warm(&self, cmd: &Command) -> u64 {
-        let Command::Transfer { from, to, units } = cmd else {
-            return 0;
-        };
+    /// Reads what deciding `cmds` reads first, for transfers: both accounts, each one's lowest
+    /// blocks (where the sender's selection starts and the recipient's new blocks usually
+    /// land), and the records the sender's quantity will likely take. A caller deciding a batch
+    /// touches several commands ahead this way, so that their cache misses overlap. The reads
+    /// go in stages over all the commands (accounts and where their indexes live; then the
+    /// low ends of those indexes; then the records), so that each stage's addresses are known
+    /// before it starts and its loads are in flight together, rather than one chain of
+    /// dependent loads per command. Returns a value of no meaning, for the caller to keep the
+    /// reads alive; changes nothing.
+    pub fn warm(&self, cmds: &[&Command]) -> u64 {
+        const AT_ONCE: usize = 16;
         let mut touched = 0u64;
-        for id in [*from, *to] {
-            if let Some(a) = self.accounts.get(&id) {
-                touched ^= a.status as u64;
+        for chunk in cmds.chunks(AT_ONCE) {
+            // Stage 1: each transfer's two accounts, and their indexes (sender, recipient).
+            let mut sets: [&[crate::blocks::Owned]; 2 * AT_ONCE] = [&[]; 2 * AT_ONCE];
+            for (k, cmd) in chunk.iter().enumerate() {
+                let Command::Transfer { from, to, .. } = cmd else {
+                    continue;
+                };
+                for (j, id) in [*from, *to].into_iter().enumerate() {
+                    if let Some(a) = self.accounts.get(&id) {
+                        touched ^= a.status as u64;
+                    }
+                    if let Some(set) = self.blocks.of(id) {
+                        sets[2 * k + j] = set.descending();
+                    }
+                }
             }
-            // The low end of each account's index: where selection starts and where the
-            // recipient's new blocks are merged in.
-            if let Some(set) = self.blocks.of(id) {
-                for o in set.descending().iter().rev().step_by(2).take(4) {
+            // Stage 2: the low end of every index.
+            for set in &sets {
+                for o in set.iter().rev().step_by(2).take(4) {
                     touched ^= o.end;
                 }
             }
-        }
-        // The records of the blocks a quantity will likely take (the sender's lowest, until
-        // the quantity is reached): the hand-over rewrites each one.
-        if let (UnitSelection::Quantity { quantity, .. }, Some(set)) =
-            (units, self.blocks.of(*from))
-        {
-            let mut left = quantity.get();
-            for o in set.descending().iter().rev() {
-                touched ^= self.blocks.at(o.slot).end;
-                let n = o.end - o.key.2 + 1;
-                if n >= left {
-                    break;
+            // Stage 3: the sender's lowest records, until the quantity is reached.
+            for (k, cmd) in chunk.iter().enumerate() {
+                let Command::Transfer {
+                    units: UnitSelection::Quantity { quantity, .. },
+                    ..
+                } = cmd
+                else {
+                    continue;
+                };
+                let mut left = quantity.get();
+                for o in sets[2 * k].iter().rev() {
+                    touched ^= self.blocks.at(o.slot).end;
+                    let n = o.end - o.key.2 + 1;
+                    if n >= left {
+                        break;
+                    }
+                    left -= n;
                 }
-                left -= n;
             }
         }
         touched

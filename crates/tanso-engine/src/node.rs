@@ -1156,9 +1156,25 @@ impl<S: Store> Node<S> {
         let mut touched = 0u64;
         for sub in subs {
             touched ^= u64::from(self.accepted.contains(fingerprint(&sub.id)));
-            if let (Ok(cmd), Some(&ix)) = (&sub.command, self.chain_ix.get(&sub.chain)) {
-                touched ^= self.chains[ix as usize].state.warm(cmd);
+        }
+        // Each run of commands on one chain is warmed together (a batch is usually one run).
+        let mut run: Vec<&Command> = Vec::with_capacity(subs.len());
+        let mut run_ix = None;
+        for sub in subs {
+            let (Ok(cmd), Some(&ix)) = (&sub.command, self.chain_ix.get(&sub.chain)) else {
+                continue;
+            };
+            if run_ix != Some(ix) {
+                if let Some(r) = run_ix {
+                    touched ^= self.chains[r as usize].state.warm(&run);
+                }
+                run.clear();
+                run_ix = Some(ix);
             }
+            run.push(cmd);
+        }
+        if let Some(r) = run_ix {
+            touched ^= self.chains[r as usize].state.warm(&run);
         }
         std::hint::black_box(touched);
     }
