@@ -61,10 +61,6 @@ impl RegistryId {
     pub fn from_bytes(b: [u8; 5]) -> Result<Self, Code> {
         Self::parse(std::str::from_utf8(&b).map_err(|_| Code::MALFORMED_ID)?)
     }
-    /// From the bytes of an id already checked (`bytes` of a `RegistryId`).
-    pub(crate) const fn from_checked(b: [u8; 5]) -> Self {
-        RegistryId(b)
-    }
 }
 
 /// A token id, held inline when it is short (up to 24 bytes, as most ids are) and on the heap

@@ -425,6 +425,10 @@ struct Deciding<'scope> {
     content_of: Vec<[u8; 32]>,
     /// The chains whose head and frontier the seal holds.
     handed: BTreeSet<u32>,
+    /// Where each accepted command's entry is, for the accepted index. Indexed when the batch
+    /// closes, all at once, so that the index's cache misses overlap; until then `in_batch`
+    /// answers for these ids.
+    accepted: Vec<(u64, Loc)>,
     rejections: Vec<RejectionRecord>,
     personal: Vec<PersonalRecord>,
 }
@@ -441,6 +445,7 @@ impl<'scope> Deciding<'scope> {
             same_fp: Vec::with_capacity(n_subs),
             content_of: Vec::with_capacity(n_subs),
             handed: BTreeSet::new(),
+            accepted: Vec::with_capacity(n_subs),
             rejections: Vec::new(),
             personal: Vec::new(),
         }
@@ -944,10 +949,14 @@ impl<S: Store> Node<S> {
         let Deciding {
             sealing,
             mut answers,
+            accepted,
             rejections,
             personal,
             ..
         } = batch;
+        for (fp, loc) in accepted {
+            self.index_accepted(fp, loc);
+        }
         let seal = sealing.finish(&mut answers);
         let answers = answers
             .into_iter()
@@ -1115,7 +1124,7 @@ impl<S: Store> Node<S> {
                     .insert(chain_ix)
                     .then(|| Box::new((rt.head, std::mem::take(&mut rt.frontier))));
                 b.personal.extend(sub.personal);
-                self.index_accepted(fp, Loc(chain_ix, entry.seq));
+                b.accepted.push((fp, Loc(chain_ix, entry.seq)));
                 b.sealing.seal(
                     ToSeal {
                         chain_ix,
