@@ -958,6 +958,7 @@ fn batches(
             (audit, shadow)
         });
         let mut m = Measured::default();
+        let cpu_before = cpu_now();
         let started = Instant::now();
         let mut submitted = 0u64;
         // Each batch's commit overlaps deciding the next (`Node::submit_stream`); a batch's
@@ -981,6 +982,7 @@ fn batches(
             .err()
             .map(|e| anyhow!(e).context("commit a batch of transfers"));
         m.elapsed = started.elapsed();
+        let cpu_after = cpu_now();
         bar.finish_and_clear();
         drop(batch_rx);
         drop(answer_tx);
@@ -998,8 +1000,26 @@ fn batches(
         m.rejected = audit.m.rejected;
         m.rejected_codes = audit.m.rejected_codes.clone();
         m.extra("batch", BATCH);
+        if let (Some(a), Some(b), n @ 1..) = (cpu_before, cpu_after, m.accepted) {
+            m.extra("writer_cpu_ns_per_transfer", (b.0 - a.0) / n);
+            m.extra("cpu_ns_per_transfer", (b.1 - a.1) / n);
+        }
         Ok((m, audit, shadow))
     })
+}
+
+/// Time on CPU so far, in nanoseconds: this thread's (`/proc/thread-self/schedstat`) and the
+/// whole process's, exited threads included (`/proc/self/stat` utime + stime, in ticks of
+/// USER_HZ, which is 100 on Linux). `None` where these files are not there.
+fn cpu_now() -> Option<(u64, u64)> {
+    let thread = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let thread: u64 = thread.split_whitespace().next()?.parse().ok()?;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((thread, ticks * 10_000_000))
 }
 
 // ----- the blocks workload: serial blocks under many random partial transfers ---------------

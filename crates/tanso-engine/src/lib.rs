@@ -4,6 +4,7 @@
 
 pub mod chains;
 pub mod engine;
+mod fptable;
 pub mod keys;
 pub mod link;
 pub mod node;

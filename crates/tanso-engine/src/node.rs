@@ -119,40 +119,12 @@ impl Hasher for IdHasher {
 type FpMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 type FpSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
-/// Shards of the index of every accepted command (one entry per command ever accepted).
-const FP_SHARDS: usize = 64;
-
-/// The accepted-command index, split by fingerprint into [`FP_SHARDS`] maps. One map of
-/// millions of entries grows by rehashing all of them at once, which stalls the writer for a
-/// tenth of a second at a few million commands and for seconds at hundreds of millions; a
-/// shard rehashes a sixty-fourth of that. The shard is chosen by fingerprint bits 40..46, which
-/// a shard's own table uses neither for its bucket (low bits) nor for its tag (top 7 bits).
-struct AcceptedIndex {
-    shards: Vec<FpMap<Loc>>,
-}
-
-impl AcceptedIndex {
-    fn new() -> Self {
-        AcceptedIndex {
-            shards: (0..FP_SHARDS).map(|_| FpMap::default()).collect(),
-        }
-    }
-    fn shard(fp: u64) -> usize {
-        (fp >> 40) as usize % FP_SHARDS
-    }
-    fn insert(&mut self, fp: u64, loc: Loc) -> Option<Loc> {
-        self.shards[Self::shard(fp)].insert(fp, loc)
-    }
-    fn get(&self, fp: u64) -> Option<Loc> {
-        self.shards[Self::shard(fp)].get(&fp).copied()
-    }
-    fn contains(&self, fp: u64) -> bool {
-        self.shards[Self::shard(fp)].contains_key(&fp)
-    }
-}
+/// The accepted-command index: fingerprint → where the command's entry is, for every command
+/// ever accepted (see [`crate::fptable`]).
+type AcceptedIndex = crate::fptable::FpTable<Loc>;
 
 /// Where an accepted command's entry is: (chain index, seq).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Loc(u32, u64);
 
 /// In-memory fingerprint of a command id (FNV-1a, then a 64-bit finalizer). Only used to
@@ -425,10 +397,6 @@ struct Deciding<'scope> {
     content_of: Vec<[u8; 32]>,
     /// The chains whose head and frontier the seal holds.
     handed: BTreeSet<u32>,
-    /// Where each accepted command's entry is, for the accepted index. Indexed when the batch
-    /// closes, all at once, so that the index's cache misses overlap; until then `in_batch`
-    /// answers for these ids.
-    accepted: Vec<(u64, Loc)>,
     rejections: Vec<RejectionRecord>,
     personal: Vec<PersonalRecord>,
 }
@@ -445,7 +413,6 @@ impl<'scope> Deciding<'scope> {
             same_fp: Vec::with_capacity(n_subs),
             content_of: Vec::with_capacity(n_subs),
             handed: BTreeSet::new(),
-            accepted: Vec::with_capacity(n_subs),
             rejections: Vec::new(),
             personal: Vec::new(),
         }
@@ -949,14 +916,10 @@ impl<S: Store> Node<S> {
         let Deciding {
             sealing,
             mut answers,
-            accepted,
             rejections,
             personal,
             ..
         } = batch;
-        for (fp, loc) in accepted {
-            self.index_accepted(fp, loc);
-        }
         let seal = sealing.finish(&mut answers);
         let answers = answers
             .into_iter()
@@ -1124,7 +1087,7 @@ impl<S: Store> Node<S> {
                     .insert(chain_ix)
                     .then(|| Box::new((rt.head, std::mem::take(&mut rt.frontier))));
                 b.personal.extend(sub.personal);
-                b.accepted.push((fp, Loc(chain_ix, entry.seq)));
+                self.index_accepted(fp, Loc(chain_ix, entry.seq));
                 b.sealing.seal(
                     ToSeal {
                         chain_ix,
@@ -1536,7 +1499,8 @@ mod tests {
     /// more than its share (a shard's rehash stays a small part of the whole).
     #[test]
     fn the_accepted_index_spreads_ids_over_its_shards() {
-        use super::{fingerprint, AcceptedIndex, Loc, FP_SHARDS};
+        use super::{fingerprint, AcceptedIndex, Loc};
+        use crate::fptable::SHARDS;
         let mut index = AcceptedIndex::new();
         let n = 64_000u64;
         for i in 0..n {
@@ -1549,12 +1513,11 @@ mod tests {
             let other = tanso_core::CommandId::parse(&format!("u{i}")).expect("id");
             assert!(!index.contains(fingerprint(&other)));
         }
-        let share = n as usize / FP_SHARDS;
-        for (k, shard) in index.shards.iter().enumerate() {
+        let share = n as usize / SHARDS;
+        for (k, len) in index.shard_lens().into_iter().enumerate() {
             assert!(
-                shard.len() > share * 8 / 10 && shard.len() < share * 12 / 10,
-                "shard {k} holds {} of {n}",
-                shard.len()
+                len > share * 8 / 10 && len < share * 12 / 10,
+                "shard {k} holds {len} of {n}"
             );
         }
     }

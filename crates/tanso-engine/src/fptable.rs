@@ -1,0 +1,180 @@
+//! A map from 64-bit fingerprints to small values, for the index of every accepted command
+//! (millions of entries, one insert per command): open addressing with linear probing, each
+//! slot holding its fingerprint and its value side by side. Looking a fingerprint up reads the
+//! slot where inserting it would write, usually one cache line, so the writer's look-ahead
+//! (`Node::warm`) brings in what the insert will touch. Split into [`SHARDS`] tables by
+//! fingerprint bits 40..46 (a table's own slot comes from the low bits): a table grows by
+//! rehashing a sixty-fourth of the entries, not all of them at once.
+//!
+//! Fingerprints 0 and 1 are one key (0 marks an empty slot): to the caller that is a
+//! fingerprint collision, which it already resolves against the stored ids.
+
+pub(crate) const SHARDS: usize = 64;
+/// Slots of a table when it first takes an entry.
+const FIRST_SLOTS: usize = 256;
+const EMPTY: u64 = 0;
+
+#[derive(Clone, Copy, Default)]
+struct Slot<V> {
+    key: u64,
+    val: V,
+}
+
+#[derive(Default)]
+struct Table<V> {
+    slots: Vec<Slot<V>>,
+    len: usize,
+}
+
+impl<V: Copy + Default> Table<V> {
+    /// Where `key` is (`Ok`), or the empty slot where it would go (`Err`); `None` if the table
+    /// has no slots yet.
+    fn find(&self, key: u64) -> Option<Result<usize, usize>> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = key as usize & mask;
+        loop {
+            match self.slots[i].key {
+                k if k == key => return Some(Ok(i)),
+                EMPTY => return Some(Err(i)),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn insert(&mut self, key: u64, val: V) -> Option<V> {
+        // At most three quarters full, so probes stay short.
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        match self.find(key) {
+            Some(Ok(i)) => Some(std::mem::replace(&mut self.slots[i].val, val)),
+            Some(Err(i)) => {
+                self.slots[i] = Slot { key, val };
+                self.len += 1;
+                None
+            }
+            None => unreachable!("a grown table has slots"),
+        }
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(FIRST_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); n]);
+        let mask = n - 1;
+        for s in old.into_iter().filter(|s| s.key != EMPTY) {
+            let mut i = s.key as usize & mask;
+            while self.slots[i].key != EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+}
+
+/// Fingerprint → value, in [`SHARDS`] open-addressing tables.
+pub(crate) struct FpTable<V> {
+    tables: Vec<Table<V>>,
+}
+
+impl<V: Copy + Default> FpTable<V> {
+    pub(crate) fn new() -> Self {
+        FpTable {
+            tables: (0..SHARDS).map(|_| Table::default()).collect(),
+        }
+    }
+
+    fn key(fp: u64) -> u64 {
+        fp.max(1)
+    }
+
+    fn table(&self, key: u64) -> &Table<V> {
+        &self.tables[(key >> 40) as usize % SHARDS]
+    }
+
+    /// Binds `fp` to `val`; returns the value it was bound to before, if any.
+    pub(crate) fn insert(&mut self, fp: u64, val: V) -> Option<V> {
+        let key = Self::key(fp);
+        self.tables[(key >> 40) as usize % SHARDS].insert(key, val)
+    }
+
+    pub(crate) fn get(&self, fp: u64) -> Option<V> {
+        let key = Self::key(fp);
+        let t = self.table(key);
+        match t.find(key)? {
+            Ok(i) => Some(t.slots[i].val),
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn contains(&self, fp: u64) -> bool {
+        self.get(fp).is_some()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tables.iter().map(|t| t.len).sum()
+    }
+
+    /// How many entries each shard holds.
+    #[cfg(test)]
+    pub(crate) fn shard_lens(&self) -> Vec<usize> {
+        self.tables.iter().map(|t| t.len).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Fingerprints that share shards and low bits, so probes run into each other and wrap.
+    fn fp() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            any::<u64>(),
+            (0u64..4, 0u64..600).prop_map(|(shard, low)| (shard << 40) | (low * 255)),
+            Just(0u64),
+            Just(1u64),
+        ]
+    }
+
+    proptest! {
+        /// The table answers as a map does: every insert returns the value it replaced, and
+        /// every fingerprint inserted or not is found or not; 0 and 1 are one key.
+        #[test]
+        fn fp_table_answers_as_a_map(ops in prop::collection::vec((fp(), any::<u32>()), 1..3000)) {
+            let mut table = FpTable::new();
+            let mut model: HashMap<u64, u32> = HashMap::new();
+            let mut replaced = 0;
+            for &(fp, v) in &ops {
+                let was = model.insert(fp.max(1), v);
+                replaced += usize::from(was.is_some());
+                prop_assert_eq!(table.insert(fp, v), was);
+            }
+            prop_assert_eq!(table.len(), model.len());
+            prop_assert_eq!(table.len() + replaced, ops.len());
+            for &(fp, _) in &ops {
+                prop_assert_eq!(table.get(fp), model.get(&fp.max(1)).copied());
+                prop_assert_eq!(table.get(fp ^ 0x5555), model.get(&(fp ^ 0x5555).max(1)).copied());
+                prop_assert!(table.contains(fp));
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_table_finds_nothing() {
+        let table: FpTable<u32> = FpTable::new();
+        assert_eq!(table.get(7), None);
+        assert!(!table.contains(0));
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn zero_and_one_are_one_key() {
+        let mut table = FpTable::new();
+        assert_eq!(table.insert(0, 5u32), None);
+        assert_eq!(table.insert(1, 6), Some(5));
+        assert_eq!(table.get(0), Some(6));
+        assert_eq!(table.len(), 1);
+    }
+}
