@@ -183,7 +183,7 @@ pub(crate) struct Take {
 #[derive(Clone, Default)]
 pub(crate) struct Blocks {
     by_serial: Serials,
-    slab: Vec<Block>,
+    slab: Slab,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
     /// Reused by `hand_over`: the entries handed to the recipient, and their positions.
@@ -196,7 +196,7 @@ impl Blocks {
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<&Block> {
-        self.by_serial.get(*key).map(|i| &self.slab[i as usize])
+        self.by_serial.get(*key).map(|i| &self.slab[i])
     }
 
     /// Blocks whose keys fall in `r`, in serial order.
@@ -206,7 +206,7 @@ impl Blocks {
     ) -> impl DoubleEndedIterator<Item = (Key, &Block)> + '_ {
         self.by_serial
             .range(r.start_bound().cloned(), r.end_bound().cloned())
-            .map(|(k, i)| (k, &self.slab[i as usize]))
+            .map(|(k, i)| (k, &self.slab[i]))
     }
 
     /// Every block, in serial order.
@@ -216,7 +216,7 @@ impl Blocks {
 
     /// The block in slot `slot`.
     pub(crate) fn at(&self, slot: u32) -> &Block {
-        &self.slab[slot as usize]
+        &self.slab[slot]
     }
 
     /// An account's blocks by set, if it ever held any (the index may be empty).
@@ -243,7 +243,7 @@ impl Blocks {
             },
             None => {
                 let slot = self.by_serial.remove(key)?;
-                let old = self.slab[slot as usize];
+                let old = self.slab[slot];
                 self.unindex(&old, key.1);
                 self.free.push(slot);
                 Some(old)
@@ -255,7 +255,7 @@ impl Blocks {
     /// order; returns the old block.
     pub(crate) fn set_at(&mut self, key: Key, slot: u32, new: Block) -> Block {
         debug_assert_eq!(self.by_serial.get(key), Some(slot));
-        let old = std::mem::replace(&mut self.slab[slot as usize], new);
+        let old = std::mem::replace(&mut self.slab[slot], new);
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
             self.index(&new, key.1, slot);
@@ -335,16 +335,16 @@ impl Blocks {
                 hold: 0,
                 freezes: 0,
             };
-            debug_assert_eq!(self.slab[t.slot as usize], old);
+            debug_assert_eq!(self.slab[t.slot], old);
             debug_assert_eq!((o.key.2, o.slot, o.end), (t.start, t.slot, t.range.end()));
             log((issuing, t.start), Some(old));
             let cut = t.range.start();
             if cut == t.start {
-                self.slab[t.slot as usize].owner = to;
+                self.slab[t.slot].owner = to;
                 whole += 1;
                 incoming.push((Owned { free: true, ..o }, 0));
             } else {
-                self.slab[t.slot as usize].end = cut - 1;
+                self.slab[t.slot].end = cut - 1;
                 sender.0[t.pos].end = cut - 1;
                 let block = Block {
                     owner: to,
@@ -445,7 +445,7 @@ impl Blocks {
         let Some((ls, lslot)) = self.by_serial.before((issuing, x)) else {
             return;
         };
-        let (l, r) = (self.slab[lslot as usize], self.slab[rslot as usize]);
+        let (l, r) = (self.slab[lslot], self.slab[rslot]);
         if l.end.checked_add(1) != Some(x) || !RegistryState::mergeable(&l, ls, &r) {
             return;
         }
@@ -457,16 +457,56 @@ impl Blocks {
 }
 
 /// Stores `b` in a free slot, or a new one.
-fn alloc(slab: &mut Vec<Block>, free: &mut Vec<u32>, b: Block) -> u32 {
+fn alloc(slab: &mut Slab, free: &mut Vec<u32>, b: Block) -> u32 {
     match free.pop() {
         Some(s) => {
-            slab[s as usize] = b;
+            slab[s] = b;
             s
         }
-        None => {
-            slab.push(b);
-            (slab.len() - 1) as u32
+        None => slab.push(b),
+    }
+}
+
+/// Slots in a chunk of the slab: 16,384 records.
+const SLAB_CHUNK_BITS: u32 = 14;
+
+/// The block records, in chunks of a fixed size: growing never moves the records already
+/// stored, where a `Vec` doubling would copy all of them into fresh memory whose every page the
+/// kernel zeroes first (the writer's largest growth cost at millions of blocks).
+#[derive(Clone, Default)]
+struct Slab {
+    chunks: Vec<Vec<Block>>,
+}
+
+impl Slab {
+    /// Stores `b` in the next slot and returns it.
+    fn push(&mut self, b: Block) -> u32 {
+        let full = self
+            .chunks
+            .last()
+            .is_none_or(|c| c.len() == 1 << SLAB_CHUNK_BITS);
+        if full {
+            self.chunks.push(Vec::with_capacity(1 << SLAB_CHUNK_BITS));
         }
+        let n = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[n];
+        chunk.push(b);
+        ((n << SLAB_CHUNK_BITS) + chunk.len() - 1) as u32
+    }
+}
+
+impl std::ops::Index<u32> for Slab {
+    type Output = Block;
+    fn index(&self, slot: u32) -> &Block {
+        &self.chunks[(slot >> SLAB_CHUNK_BITS) as usize]
+            [(slot & ((1 << SLAB_CHUNK_BITS) - 1)) as usize]
+    }
+}
+
+impl std::ops::IndexMut<u32> for Slab {
+    fn index_mut(&mut self, slot: u32) -> &mut Block {
+        &mut self.chunks[(slot >> SLAB_CHUNK_BITS) as usize]
+            [(slot & ((1 << SLAB_CHUNK_BITS) - 1)) as usize]
     }
 }
 

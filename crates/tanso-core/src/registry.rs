@@ -941,9 +941,13 @@ impl RegistryState {
                     }
                 }
             }
-            // Stage 2: the low end of every index.
+            // Stage 2: the low end of every index, and its high end (whether an account holds
+            // one set only is read from its two ends).
             for set in &sets {
                 for o in set.iter().rev().step_by(2).take(4) {
+                    touched ^= o.end;
+                }
+                if let Some(o) = set.first() {
                     touched ^= o.end;
                 }
             }
