@@ -33,18 +33,20 @@ pub(crate) type Key = (RegistryId, u64);
 struct Serials(Vec<(RegistryId, BTreeMap<u64, u32>)>);
 
 impl Serials {
+    /// Where registry `r`'s map is (`Ok`), or would go (`Err`), in the registries' order.
+    fn find(&self, r: RegistryId) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&r, |(x, _)| *x)
+    }
+
     fn of(&self, r: RegistryId) -> Option<&BTreeMap<u64, u32>> {
-        self.0.iter().find(|(x, _)| *x == r).map(|(_, m)| m)
+        self.find(r).ok().map(|i| &self.0[i].1)
     }
 
     fn of_mut(&mut self, r: RegistryId) -> &mut BTreeMap<u64, u32> {
-        let i = match self.0.binary_search_by_key(&r, |(x, _)| *x) {
-            Ok(i) => i,
-            Err(i) => {
-                self.0.insert(i, (r, BTreeMap::new()));
-                i
-            }
-        };
+        let i = self.find(r).unwrap_or_else(|i| {
+            self.0.insert(i, (r, BTreeMap::new()));
+            i
+        });
         &mut self.0[i].1
     }
 
@@ -61,10 +63,8 @@ impl Serials {
     }
 
     fn remove(&mut self, (r, s): Key) -> Option<u32> {
-        self.0
-            .iter_mut()
-            .find(|(x, _)| *x == r)
-            .and_then(|(_, m)| m.remove(&s))
+        let i = self.find(r).ok()?;
+        self.0[i].1.remove(&s)
     }
 
     /// The last key of registry `r` below serial `s`.
@@ -495,18 +495,26 @@ impl Slab {
     }
 }
 
+/// A slot's chunk and its place in the chunk.
+fn chunk_of(slot: u32) -> (usize, usize) {
+    (
+        (slot >> SLAB_CHUNK_BITS) as usize,
+        (slot & ((1 << SLAB_CHUNK_BITS) - 1)) as usize,
+    )
+}
+
 impl std::ops::Index<u32> for Slab {
     type Output = Block;
     fn index(&self, slot: u32) -> &Block {
-        &self.chunks[(slot >> SLAB_CHUNK_BITS) as usize]
-            [(slot & ((1 << SLAB_CHUNK_BITS) - 1)) as usize]
+        let (c, i) = chunk_of(slot);
+        &self.chunks[c][i]
     }
 }
 
 impl std::ops::IndexMut<u32> for Slab {
     fn index_mut(&mut self, slot: u32) -> &mut Block {
-        &mut self.chunks[(slot >> SLAB_CHUNK_BITS) as usize]
-            [(slot & ((1 << SLAB_CHUNK_BITS) - 1)) as usize]
+        let (c, i) = chunk_of(slot);
+        &mut self.chunks[c][i]
     }
 }
 

@@ -87,19 +87,20 @@ impl<V: Copy + Default> FpTable<V> {
         fp.max(1)
     }
 
-    fn table(&self, key: u64) -> &Table<V> {
-        &self.tables[(key >> 40) as usize % SHARDS]
+    /// The shard of `key`: fingerprint bits 40..46.
+    fn shard(key: u64) -> usize {
+        (key >> 40) as usize % SHARDS
     }
 
     /// Binds `fp` to `val`; returns the value it was bound to before, if any.
     pub(crate) fn insert(&mut self, fp: u64, val: V) -> Option<V> {
         let key = Self::key(fp);
-        self.tables[(key >> 40) as usize % SHARDS].insert(key, val)
+        self.tables[Self::shard(key)].insert(key, val)
     }
 
     pub(crate) fn get(&self, fp: u64) -> Option<V> {
         let key = Self::key(fp);
-        let t = self.table(key);
+        let t = &self.tables[Self::shard(key)];
         match t.find(key)? {
             Ok(i) => Some(t.slots[i].val),
             Err(_) => None,
