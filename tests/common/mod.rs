@@ -175,6 +175,28 @@ impl Sandbox {
         rusqlite::Connection::open(self.db_path()).expect("open journal.sqlite")
     }
 
+    /// SHA-256 over the store's segment files (name, length, bytes), in name order.
+    fn segments_hash(&self) -> String {
+        let dir = self.db_path().parent().expect("data dir").to_path_buf();
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("read data dir")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("journal.sqlite-seg"))
+            })
+            .collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for name in names {
+            let bytes = std::fs::read(&name).expect("read segment");
+            h.update(name.file_name().expect("name").as_encoded_bytes());
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(&bytes);
+        }
+        hex::encode(h.finalize())
+    }
+
     /// What the store holds, byte for byte, plus what `tanso verify` says of it (which must
     /// be ok).
     pub fn snapshot(&self) -> Snapshot {
@@ -185,8 +207,10 @@ impl Sandbox {
             verify,
             runs: table_hash(
                 &db,
-                "SELECT chain, first_seq, last_seq, body FROM runs ORDER BY chain, first_seq",
+                "SELECT chain, first_seq, last_seq, body, seg, seg_offset, seg_len FROM runs
+                 ORDER BY chain, first_seq",
             ),
+            segments: self.segments_hash(),
             heads: table_hash(&db, "SELECT chain, seq, hash FROM heads ORDER BY chain"),
             checkpoints: table_hash(
                 &db,
@@ -220,6 +244,8 @@ pub struct Journal {
     pub verify: String,
     /// SHA-256 over the rows of each table.
     pub runs: String,
+    /// SHA-256 over the segment files (bodies of large runs).
+    pub segments: String,
     pub heads: String,
     pub checkpoints: String,
     pub personal: String,

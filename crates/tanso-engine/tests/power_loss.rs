@@ -265,11 +265,37 @@ fn workload() -> Vec<Step> {
 const WAL_PAGES_PRODUCTION: u32 = 4_000;
 const WAL_PAGES_TINY: u32 = 4;
 
+/// How the store lays out what it writes: the WAL autocheckpoint, and from what body size a
+/// run goes to a segment file instead of its row.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    wal_pages: u32,
+    segment_min_body: usize,
+}
+
+/// Production's layout (this workload's runs are small, so they stay in their rows).
+const PRODUCTION: Layout = Layout {
+    wal_pages: WAL_PAGES_PRODUCTION,
+    segment_min_body: 64 * 1024,
+};
+/// A tiny autocheckpoint, so the workload crosses checkpoints and their syncs.
+const TINY_WAL: Layout = Layout {
+    wal_pages: WAL_PAGES_TINY,
+    ..PRODUCTION
+};
+/// Every run body in a segment file, so every writing batch syncs a segment, then the WAL.
+const SEGMENTS: Layout = Layout {
+    segment_min_body: 1,
+    ..PRODUCTION
+};
+
 /// Opens through the simulator.
-fn options(sim: &CrashSim, wal_pages: u32) -> OpenOptions {
+fn options(sim: &CrashSim, layout: Layout) -> OpenOptions {
     OpenOptions {
         vfs: Some(sim.vfs_name().to_string()),
-        wal_autocheckpoint_pages: wal_pages,
+        wal_autocheckpoint_pages: layout.wal_pages,
+        segment_min_body: layout.segment_min_body,
+        ..OpenOptions::default()
     }
 }
 
@@ -306,7 +332,7 @@ struct Run {
 
 fn run_workload(
     sim: &CrashSim,
-    wal_pages: u32,
+    layout: Layout,
     dir: &Path,
     steps: &[Step],
 ) -> (Run, Option<Node<SqliteStore>>) {
@@ -320,7 +346,7 @@ fn run_workload(
     };
     for (i, step) in steps.iter().enumerate() {
         let ok = match (step, node.as_mut()) {
-            (Step::Open, _) => match SqliteStore::open_with(dir, &options(sim, wal_pages)) {
+            (Step::Open, _) => match SqliteStore::open_with(dir, &options(sim, layout)) {
                 Ok(store) => match Node::open(store, NodeConfig::default()) {
                     Ok(n) => {
                         node = Some(n);
@@ -410,9 +436,9 @@ struct Clean {
     final_state: (u64, Option<[u8; 32]>),
 }
 
-fn clean_run(steps: &[Step], wal_pages: u32) -> Clean {
+fn clean_run(steps: &[Step], layout: Layout) -> Clean {
     let sim = CrashSim::new().expect("crash simulator");
-    let (run, node) = run_workload(&sim, wal_pages, Path::new("/clean"), steps);
+    let (run, node) = run_workload(&sim, layout, Path::new("/clean"), steps);
     assert_eq!(
         run.acknowledged,
         steps.len(),
@@ -431,16 +457,16 @@ fn clean_run(steps: &[Step], wal_pages: u32) -> Clean {
 /// everything the module doc promises. Returns how many batch steps survived.
 fn crash_and_check(
     steps: &[Step],
-    wal_pages: u32,
+    layout: Layout,
     clean: &Clean,
     k: u64,
     fault: SyncFault,
 ) -> usize {
-    let ctx = format!("fault {fault:?} at sync {k} (wal autocheckpoint {wal_pages} pages)");
+    let ctx = format!("fault {fault:?} at sync {k} ({layout:?})");
     let sim = CrashSim::new().expect("crash simulator");
     sim.plan_sync_fault(k, fault);
     let dir = Path::new("/node");
-    let (run, node) = run_workload(&sim, wal_pages, dir, steps);
+    let (run, node) = run_workload(&sim, layout, dir, steps);
     assert!(sim.is_dead(), "{ctx}: the planned fault fired");
     drop(node);
     assert_eq!(
@@ -450,7 +476,7 @@ fn crash_and_check(
     );
     sim.power_loss();
 
-    let store = SqliteStore::open_with(dir, &options(&sim, wal_pages))
+    let store = SqliteStore::open_with(dir, &options(&sim, layout))
         .unwrap_or_else(|e| panic!("{ctx}: reopening the store on the survivors failed: {e}"));
     // Opening the node replays and re-hashes every chain: a torn or reordered journal fails.
     let mut node = Node::open(store, NodeConfig::default())
@@ -632,7 +658,7 @@ fn crash_and_check(
 #[test]
 fn clean_workload_answers_as_designed() {
     let steps = workload();
-    let clean = clean_run(&steps, WAL_PAGES_PRODUCTION);
+    let clean = clean_run(&steps, PRODUCTION);
     let all: Vec<&Answer> = clean.run.answers.iter().flat_map(|(_, a)| a).collect();
     let by_id = |id: &str| -> Vec<&Answer> {
         all.iter()
@@ -690,18 +716,18 @@ fn clean_workload_answers_as_designed() {
 
 /// Crashes the workload at every sync point with every fault, checks each, and returns the
 /// number of sync points.
-fn sweep(wal_pages: u32) -> u64 {
+fn sweep(layout: Layout) -> u64 {
     let steps = workload();
-    let clean = clean_run(&steps, wal_pages);
+    let clean = clean_run(&steps, layout);
     assert!(clean.syncs > 0, "the workload syncs");
     let mut survivors = BTreeSet::new();
     for k in 1..=clean.syncs {
         for fault in FAULTS {
-            survivors.insert(crash_and_check(&steps, wal_pages, &clean, k, fault));
+            survivors.insert(crash_and_check(&steps, layout, &clean, k, fault));
         }
     }
     eprintln!(
-        "power_loss: wal autocheckpoint {wal_pages} pages: {} sync points x {} faults; \
+        "power_loss: {layout:?}: {} sync points x {} faults; \
          surviving batch counts seen: {survivors:?}",
         clean.syncs,
         FAULTS.len()
@@ -727,14 +753,25 @@ fn sweep(wal_pages: u32) -> u64 {
 
 #[test]
 fn power_loss_at_every_sync_keeps_acknowledged_answers_and_whole_batches() {
-    sweep(WAL_PAGES_PRODUCTION);
+    sweep(PRODUCTION);
+}
+
+#[test]
+fn power_loss_at_every_sync_with_bodies_in_segments_keeps_acknowledged_answers() {
+    let with_segments = sweep(SEGMENTS);
+    let steps = workload();
+    let production = clean_run(&steps, PRODUCTION).syncs;
+    assert!(
+        with_segments > production,
+        "a batch whose body goes to a segment syncs it before the WAL ({with_segments} vs {production})"
+    );
 }
 
 #[test]
 fn power_loss_at_every_sync_across_wal_checkpoints_keeps_acknowledged_answers() {
-    let tiny = sweep(WAL_PAGES_TINY);
+    let tiny = sweep(TINY_WAL);
     let steps = workload();
-    let production = clean_run(&steps, WAL_PAGES_PRODUCTION).syncs;
+    let production = clean_run(&steps, PRODUCTION).syncs;
     assert!(
         tiny > production,
         "a tiny autocheckpoint adds the syncs of copying the WAL ({tiny} vs {production})"

@@ -38,11 +38,13 @@
 #[cfg(feature = "crashsim")]
 pub mod crashsim;
 pub mod history;
+mod segments;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use segments::{Place, Segments};
 use tanso_store::sql::{from_sql_seq, to_digest, to_sql_seq};
 use tanso_store::{
     ChainHead, CheckpointRecord, CommitBatch, Digest, EntryRun, PersonalRecord, RejectionRecord,
@@ -52,8 +54,9 @@ use tanso_store::{
 /// The database file inside the store's directory.
 pub const FILE_NAME: &str = "journal.sqlite";
 
-/// The format this build writes and reads (`PRAGMA user_version`).
-const FORMAT_VERSION: i64 = 1;
+/// The format this build writes and reads (`PRAGMA user_version`). Version 1 had no
+/// segment columns in `runs`; opening a version-1 file adds them (see `migrate`).
+const FORMAT_VERSION: i64 = 2;
 /// Bytes per database page, for new files (an existing file keeps its own). 4 KiB, the
 /// disk's block: a one-entry commit then writes a few 4 KiB WAL frames instead of 16 KiB ones.
 /// Measured with `tanso bench transfers` (docs/BENCHMARKS.md), the same build with 16 KiB and
@@ -74,6 +77,9 @@ CREATE TABLE runs (
     first_seq INTEGER NOT NULL,
     last_seq INTEGER NOT NULL,
     body BLOB NOT NULL,
+    seg INTEGER,
+    seg_offset INTEGER,
+    seg_len INTEGER,
     PRIMARY KEY (chain, first_seq)
 );
 CREATE TABLE rejections (command_id TEXT PRIMARY KEY, content_hash BLOB NOT NULL, body BLOB NOT NULL);
@@ -93,14 +99,23 @@ const SQL_HEADS: &str = "SELECT chain, seq, hash FROM heads ORDER BY chain";
 const SQL_SET_HEAD: &str = "INSERT INTO heads (chain, seq, hash) VALUES (?1, ?2, ?3)
      ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 const SQL_INSERT_RUN: &str =
-    "INSERT INTO runs (chain, first_seq, last_seq, body) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO runs (chain, first_seq, last_seq, body, seg, seg_offset, seg_len)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// The last segment and where its committed bytes end.
+const SQL_SEGMENT_TAIL: &str = "SELECT seg, max(seg_offset + seg_len) FROM runs
+     WHERE seg = (SELECT max(seg) FROM runs)";
+/// Version 1 → 2: the segment columns.
+const SQL_MIGRATE_1_TO_2: &str = "ALTER TABLE runs ADD COLUMN seg INTEGER;
+     ALTER TABLE runs ADD COLUMN seg_offset INTEGER;
+     ALTER TABLE runs ADD COLUMN seg_len INTEGER;
+     PRAGMA user_version = 2;";
 /// The run holding `?2` and every later run: runs of a chain are contiguous, so that is the
 /// last run starting at or before `?2`, and all after it.
-const SQL_READ_RUNS: &str = "SELECT first_seq, last_seq, body FROM runs
+const SQL_READ_RUNS: &str = "SELECT first_seq, last_seq, body, seg, seg_offset, seg_len FROM runs
      WHERE chain = ?1 AND last_seq >= ?2 AND first_seq >= coalesce(
          (SELECT max(first_seq) FROM runs WHERE chain = ?1 AND first_seq <= ?2), 0)
      ORDER BY first_seq";
-const SQL_RUN_AT: &str = "SELECT first_seq, last_seq, body FROM runs
+const SQL_RUN_AT: &str = "SELECT first_seq, last_seq, body, seg, seg_offset, seg_len FROM runs
      WHERE chain = ?1 AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1";
 const SQL_INSERT_REJECTION: &str =
     "INSERT INTO rejections (command_id, content_hash, body) VALUES (?1, ?2, ?3)
@@ -126,6 +141,11 @@ pub struct OpenOptions {
     pub vfs: Option<String>,
     /// WAL pages after which a commit also checkpoints the WAL into the database.
     pub wal_autocheckpoint_pages: u32,
+    /// Run bodies of at least this many bytes go to a segment file instead of their row
+    /// (see `segments`): a batch's runs, not a single command's entry.
+    pub segment_min_body: usize,
+    /// A segment file takes no new run once it holds this many bytes.
+    pub segment_max_bytes: u64,
 }
 
 impl Default for OpenOptions {
@@ -133,6 +153,8 @@ impl Default for OpenOptions {
         OpenOptions {
             vfs: None,
             wal_autocheckpoint_pages: 1_000,
+            segment_min_body: 64 * 1024,
+            segment_max_bytes: 1 << 30,
         }
     }
 }
@@ -146,6 +168,8 @@ pub struct SqliteStore {
     /// Why the store refuses writes, after an i/o failure in a write transaction.
     poisoned: Option<String>,
     syncs: u64,
+    /// Boxed: rarely touched, and it keeps the store small to move between threads.
+    segments: Box<Segments>,
 }
 
 impl SqliteStore {
@@ -180,14 +204,34 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::ZERO)
             .map_err(sql_error("set busy timeout"))?;
         configure(&conn, options)?;
+        let segments = Box::new(Segments::new(
+            options.vfs.as_deref(),
+            dir,
+            options.segment_min_body,
+            options.segment_max_bytes,
+        ));
         let mut store = SqliteStore {
             conn,
             dir: dir.to_path_buf(),
             vfs: options.vfs.clone(),
             poisoned: None,
             syncs: 0,
+            segments,
         };
         store.initialize()?;
+        let tail = store
+            .conn
+            .query_row(SQL_SEGMENT_TAIL, [], |row| {
+                Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?))
+            })
+            .map_err(sql_error("read segment tail"))?;
+        if let (Some(seg), Some(end)) = tail {
+            let seg = u32::try_from(seg)
+                .map_err(|_| StoreError::Corrupt(format!("segment number {seg}")))?;
+            let end = u64::try_from(end)
+                .map_err(|_| StoreError::Corrupt(format!("segment end {end}")))?;
+            store.segments.committed((seg, end));
+        }
         Ok(store)
     }
 
@@ -212,7 +256,7 @@ impl SqliteStore {
     /// Checks the file's identity and format, and creates the schema in a new file.
     fn initialize(&mut self) -> StoreResult<()> {
         if !is_new(&self.conn)? {
-            return Ok(());
+            return self.migrate();
         }
         self.write(|tx| {
             // Checked again inside the transaction that creates the schema.
@@ -225,6 +269,46 @@ impl SqliteStore {
                 "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION};"
             ))
             .map_err(sql_error("stamp format version"))?;
+            Ok(())
+        })
+    }
+
+    /// A `runs` row as a stored run, its body read from its segment if it is in one.
+    fn to_stored_run(&self, chain: &str, row: RunRow) -> StoreResult<StoredRun> {
+        let (first, last, body, seg, offset, len) = row;
+        let body = match (seg, offset, len) {
+            (None, None, None) => body,
+            (Some(seg), Some(offset), Some(len)) if body.is_empty() => {
+                let bad = || StoreError::Corrupt(format!("run {chain}@{first}: segment place"));
+                self.segments.read(Place {
+                    seg: u32::try_from(seg).map_err(|_| bad())?,
+                    offset: u64::try_from(offset).map_err(|_| bad())?,
+                    len: u64::try_from(len).map_err(|_| bad())?,
+                })?
+            }
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "run {chain}@{first}: a body both in its row and in a segment, or half a segment place"
+                )))
+            }
+        };
+        tanso_store::sql::to_stored_run(chain, first, last, body)
+    }
+
+    /// Brings a version-1 file to this build's format, in one transaction.
+    fn migrate(&mut self) -> StoreResult<()> {
+        let version = |conn: &Connection| -> StoreResult<i64> {
+            conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(sql_error("read format version"))
+        };
+        if version(&self.conn)? == FORMAT_VERSION {
+            return Ok(());
+        }
+        self.write(|tx| {
+            if version(tx)? == 1 {
+                tx.execute_batch(SQL_MIGRATE_1_TO_2)
+                    .map_err(sql_error("migrate format 1 to 2"))?;
+            }
             Ok(())
         })
     }
@@ -263,7 +347,7 @@ fn is_new(conn: &Connection) -> StoreResult<bool> {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(sql_error("read format version"))?;
     match (application_id, version) {
-        (APPLICATION_ID, FORMAT_VERSION) => Ok(false),
+        (APPLICATION_ID, 1 | FORMAT_VERSION) => Ok(false),
         (0, 0) => {
             let objects: i64 = conn
                 .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
@@ -405,8 +489,8 @@ fn stored_head(conn: &Connection, chain: &str) -> StoreResult<(u64, Digest)> {
 }
 
 /// Checks that `run` continues the chain as stored so far in this transaction, then appends it
-/// and moves the head.
-fn append_run(conn: &Connection, run: &EntryRun) -> StoreResult<()> {
+/// and moves the head. With a `place`, the body is in a segment and the row holds none.
+fn append_run(conn: &Connection, run: &EntryRun, place: Option<Place>) -> StoreResult<()> {
     let (stored_seq, stored_hash) = stored_head(conn, &run.chain)?;
     if run.first_seq.checked_sub(1) != Some(stored_seq) || run.prev_hash != stored_hash {
         return Err(StoreError::ChainConflict {
@@ -416,8 +500,17 @@ fn append_run(conn: &Connection, run: &EntryRun) -> StoreResult<()> {
         });
     }
     let (first, last) = (to_sql_seq(run.first_seq)?, to_sql_seq(run.last_seq)?);
+    let (body, seg, offset, len): (&[u8], _, _, _) = match place {
+        None => (&run.body, None, None, None),
+        Some(p) => (
+            &[],
+            Some(i64::from(p.seg)),
+            Some(to_sql_seq(p.offset)?),
+            Some(to_sql_seq(p.len)?),
+        ),
+    };
     conn.prepare_cached(SQL_INSERT_RUN)
-        .and_then(|mut stmt| stmt.execute(params![run.chain, first, last, run.body]))
+        .and_then(|mut stmt| stmt.execute(params![run.chain, first, last, body, seg, offset, len]))
         .map_err(|e| match e.sqlite_error_code() {
             // The head said the chain ends before `first_seq`, yet a run starts there.
             Some(ErrorCode::ConstraintViolation) => StoreError::Corrupt(format!(
@@ -432,12 +525,19 @@ fn append_run(conn: &Connection, run: &EntryRun) -> StoreResult<()> {
     Ok(())
 }
 
-fn read_run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, Vec<u8>)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-}
+/// A `runs` row: first and last seq, the body held in the row, and where the body is in
+/// the segments, if it is.
+type RunRow = (i64, i64, Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
 
-fn to_stored_run(chain: &str, (first, last, body): (i64, i64, Vec<u8>)) -> StoreResult<StoredRun> {
-    tanso_store::sql::to_stored_run(chain, first, last, body)
+fn read_run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
 }
 
 impl Store for SqliteStore {
@@ -462,6 +562,28 @@ impl Store for SqliteStore {
     fn commit(&mut self, batch: &CommitBatch) -> StoreResult<()> {
         batch.validate()?;
         self.check_writable()?;
+        // Large bodies first, into a segment, synced before any row points at them.
+        let large: Vec<&[u8]> = batch
+            .runs
+            .iter()
+            .filter(|r| r.body.len() >= self.segments.min_body)
+            .map(|r| r.body.as_slice())
+            .collect();
+        let (mut places, tail) = if large.is_empty() {
+            (Vec::new().into_iter(), None)
+        } else {
+            match self.segments.append(&large) {
+                Ok((places, tail)) => {
+                    self.syncs += 1;
+                    (places.into_iter(), Some(tail))
+                }
+                Err(e) => {
+                    self.poisoned = Some(e.to_string());
+                    return Err(e);
+                }
+            }
+        };
+        let min_body = self.segments.min_body;
         if batch.is_empty() {
             // Nothing to write, but a fenced writer still learns it is fenced.
             let current = read_epoch(&self.conn)?;
@@ -482,7 +604,12 @@ impl Store for SqliteStore {
                 });
             }
             for run in &batch.runs {
-                append_run(tx, run)?;
+                let place = if run.body.len() >= min_body {
+                    places.next()
+                } else {
+                    None
+                };
+                append_run(tx, run, place)?;
             }
             if !batch.rejections.is_empty() {
                 let mut insert = tx
@@ -516,7 +643,11 @@ impl Store for SqliteStore {
                 }
             }
             Ok(())
-        })
+        })?;
+        if let Some(tail) = tail {
+            self.segments.committed(tail);
+        }
+        Ok(())
     }
 
     fn heads(&self) -> StoreResult<Vec<ChainHead>> {
@@ -561,7 +692,7 @@ impl Store for SqliteStore {
         for row in rows {
             // Continuity is checked by the reader of the chain (tanso-engine's `load_chain`),
             // which names the first missing entry; the store returns what it holds.
-            runs.push(to_stored_run(chain, row.map_err(sql_error("read run"))?)?);
+            runs.push(self.to_stored_run(chain, row.map_err(sql_error("read run"))?)?);
         }
         Ok(runs)
     }
@@ -582,7 +713,7 @@ impl Store for SqliteStore {
         match row {
             None => Ok(None),
             Some(row) => {
-                let run = to_stored_run(chain, row)?;
+                let run = self.to_stored_run(chain, row)?;
                 Ok((run.last_seq >= seq).then_some(run))
             }
         }

@@ -7,18 +7,29 @@ use std::path::{Path, PathBuf};
 use tanso_store::conformance::{self, batch_of, head, run_of, Harness};
 use tanso_store::Store;
 use tanso_store_sqlite::crashsim::CrashSim;
-use tanso_store_sqlite::{SqliteStore, FILE_NAME};
+use tanso_store_sqlite::{OpenOptions, SqliteStore, FILE_NAME};
+
+/// Every run body in a segment file, and a new segment every few runs.
+fn all_in_segments() -> OpenOptions {
+    OpenOptions {
+        segment_min_body: 1,
+        segment_max_bytes: 512,
+        ..OpenOptions::default()
+    }
+}
 
 struct TempDirHarness {
     root: tempfile::TempDir,
     next: u32,
+    options: OpenOptions,
 }
 
 impl TempDirHarness {
-    fn new() -> TempDirHarness {
+    fn new(options: OpenOptions) -> TempDirHarness {
         TempDirHarness {
             root: tempfile::tempdir().expect("create temp dir"),
             next: 0,
+            options,
         }
     }
 }
@@ -34,19 +45,30 @@ impl Harness for TempDirHarness {
             .path()
             .join(format!("store-{}", self.next))
             .join("nested");
-        SqliteStore::open(&dir).expect("open fresh store")
+        SqliteStore::open_with(&dir, &self.options).expect("open fresh store")
     }
 
     fn reopen(&mut self, s: SqliteStore) -> SqliteStore {
         let dir = s.dir().to_path_buf();
         drop(s);
-        SqliteStore::open(&dir).expect("reopen store")
+        SqliteStore::open_with(&dir, &self.options).expect("reopen store")
     }
 }
 
 struct CrashSimHarness {
     /// One machine per fresh store, kept alive for the test.
     machines: Vec<(PathBuf, CrashSim)>,
+    options: OpenOptions,
+}
+
+impl CrashSimHarness {
+    fn open(&self, dir: &Path, sim: &CrashSim) -> SqliteStore {
+        let options = OpenOptions {
+            vfs: Some(sim.vfs_name().to_string()),
+            ..self.options.clone()
+        };
+        SqliteStore::open_with(dir, &options).expect("open store")
+    }
 }
 
 impl Harness for CrashSimHarness {
@@ -55,7 +77,7 @@ impl Harness for CrashSimHarness {
     fn fresh(&mut self) -> SqliteStore {
         let sim = CrashSim::new().expect("register crashsim vfs");
         let dir = PathBuf::from(format!("/sim/store-{}", self.machines.len()));
-        let store = SqliteStore::open_with_vfs(&dir, sim.vfs_name()).expect("open fresh store");
+        let store = self.open(&dir, &sim);
         self.machines.push((dir, sim));
         store
     }
@@ -71,19 +93,33 @@ impl Harness for CrashSimHarness {
         drop(s);
         assert_eq!(sim.open_files(), 0, "closing the store closes every file");
         sim.power_loss();
-        SqliteStore::open_with_vfs(&dir, sim.vfs_name()).expect("reopen store after power loss")
+        self.open(&dir, sim)
     }
 }
 
 #[test]
 fn sqlite_on_temp_dir_passes_conformance() {
-    conformance::run_all(&mut TempDirHarness::new());
+    conformance::run_all(&mut TempDirHarness::new(OpenOptions::default()));
+}
+
+#[test]
+fn sqlite_with_every_body_in_segments_passes_conformance() {
+    conformance::run_all(&mut TempDirHarness::new(all_in_segments()));
 }
 
 #[test]
 fn sqlite_on_crashsim_with_crash_at_every_reopen_passes_conformance() {
     conformance::run_all(&mut CrashSimHarness {
         machines: Vec::new(),
+        options: OpenOptions::default(),
+    });
+}
+
+#[test]
+fn sqlite_on_crashsim_with_every_body_in_segments_passes_conformance() {
+    conformance::run_all(&mut CrashSimHarness {
+        machines: Vec::new(),
+        options: all_in_segments(),
     });
 }
 
@@ -171,7 +207,119 @@ fn reopened_store_reads_back_a_large_batch() {
     );
     let runs = store.read_runs("c", 1_999).expect("read");
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].body.len(), 400_000);
+    assert_eq!(runs[0].body, vec![0xab; 400_000]);
+    drop(store);
+    // Bodies this large are written once, to a segment file, and their rows hold none.
+    let segment = root.path().join(format!("{FILE_NAME}-seg00000001"));
+    let len = std::fs::metadata(&segment).expect("segment file").len();
+    assert_eq!(len, 4 * 400_000);
+    let conn = rusqlite::Connection::open(root.path().join(FILE_NAME)).expect("open");
+    let rows: Vec<(usize, i64, i64, i64)> = conn
+        .prepare("SELECT length(body), seg, seg_offset, seg_len FROM runs ORDER BY chain")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(
+        rows,
+        (0..4)
+            .map(|i| (0, 1, i * 400_000, 400_000))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A store with one small and one large run in chain "a", closed.
+fn store_with_a_segment(dir: &Path) {
+    let mut store = SqliteStore::open(dir).expect("open");
+    let epoch = store.acquire_writer().expect("acquire");
+    let mut small = run_of("a", 1, 1);
+    small.body = vec![1; 100];
+    store.commit(&batch_of(epoch, vec![small])).expect("commit");
+    let mut large = run_of("a", 2, 3);
+    large.body = vec![2; 100_000];
+    store.commit(&batch_of(epoch, vec![large])).expect("commit");
+}
+
+#[test]
+fn a_missing_segment_is_corruption_naming_the_file() {
+    let root = tempfile::tempdir().expect("temp dir");
+    store_with_a_segment(root.path());
+    let segment = root.path().join(format!("{FILE_NAME}-seg00000001"));
+    std::fs::remove_file(&segment).expect("remove segment");
+    let store = SqliteStore::open(root.path()).expect("the rows still open");
+    match store.read_runs("a", 2) {
+        Err(tanso_store::StoreError::Corrupt(why)) => {
+            assert!(
+                why.contains("seg00000001") && why.contains("missing"),
+                "{why}"
+            )
+        }
+        other => panic!("want Corrupt, got {other:?}"),
+    }
+    assert!(!segment.exists(), "reading never creates a segment");
+    let first = store
+        .run_containing("a", 1)
+        .expect("the small run")
+        .expect("run");
+    assert_eq!(first.body, vec![1; 100]);
+}
+
+#[test]
+fn a_truncated_segment_is_corruption() {
+    let root = tempfile::tempdir().expect("temp dir");
+    store_with_a_segment(root.path());
+    let segment = root.path().join(format!("{FILE_NAME}-seg00000001"));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .expect("open segment");
+    file.set_len(99_999).expect("truncate");
+    drop(file);
+    let store = SqliteStore::open(root.path()).expect("open");
+    match store.run_containing("a", 3) {
+        Err(tanso_store::StoreError::Corrupt(why)) => assert!(why.contains("ends before"), "{why}"),
+        other => panic!("want Corrupt, got {other:?}"),
+    }
+    let first = store
+        .run_containing("a", 1)
+        .expect("the small run")
+        .expect("run");
+    assert_eq!(first.body, vec![1; 100]);
+}
+
+#[test]
+fn a_version_1_file_is_migrated_and_then_takes_segments() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut store = SqliteStore::open(root.path()).expect("open");
+    let epoch = store.acquire_writer().expect("acquire");
+    let mut small = run_of("a", 1, 1);
+    small.body = vec![1; 100];
+    store.commit(&batch_of(epoch, vec![small])).expect("commit");
+    drop(store);
+    // What format 1 wrote: no segment columns, user_version 1.
+    let conn = rusqlite::Connection::open(root.path().join(FILE_NAME)).expect("open");
+    conn.execute_batch(
+        "ALTER TABLE runs DROP COLUMN seg; ALTER TABLE runs DROP COLUMN seg_offset;
+         ALTER TABLE runs DROP COLUMN seg_len; PRAGMA user_version = 1;",
+    )
+    .expect("make a version-1 file");
+    drop(conn);
+    let mut store = SqliteStore::open(root.path()).expect("open a version-1 file");
+    assert_eq!(store.read_runs("a", 1).expect("read")[0].body, vec![1; 100]);
+    let mut large = run_of("a", 2, 3);
+    large.body = vec![2; 100_000];
+    store.commit(&batch_of(epoch, vec![large])).expect("commit");
+    let store = reopen(store, root.path());
+    let runs = store.read_runs("a", 1).expect("read");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].body, vec![2; 100_000]);
+    drop(store);
+    let conn = rusqlite::Connection::open(root.path().join(FILE_NAME)).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 2);
 }
 
 fn reopen(store: SqliteStore, dir: &Path) -> SqliteStore {
@@ -185,9 +333,13 @@ proptest::proptest! {
     /// Any sequence of operations (seeded) gives the same answers and the same store on
     /// SQLite as on the in-memory model.
     #[test]
-    fn sqlite_agrees_with_the_model(seed in proptest::prelude::any::<u64>()) {
+    fn sqlite_agrees_with_the_model(
+        seed in proptest::prelude::any::<u64>(),
+        segments in proptest::prelude::any::<bool>(),
+    ) {
         let root = tempfile::tempdir().expect("temp dir");
-        let mut store = SqliteStore::open(root.path()).expect("open");
+        let options = if segments { all_in_segments() } else { OpenOptions::default() };
+        let mut store = SqliteStore::open_with(root.path(), &options).expect("open");
         conformance::agrees_with_memory(&mut store, seed, 60);
     }
 }

@@ -35,6 +35,8 @@ enum Op {
 struct Workload {
     ops: Vec<Op>,
     people: Vec<Digest>,
+    /// Every run body in a segment file (see `options`).
+    segments: bool,
 }
 
 /// A run of `chain` with bodies of a few hundred bytes per entry, so the WAL grows past the
@@ -52,7 +54,7 @@ fn fat_run(chain: &str, first_seq: u64, last_seq: u64) -> EntryRun {
     run
 }
 
-fn workload() -> Workload {
+fn workload(segments: bool) -> Workload {
     let mut ops = vec![Op::Open, Op::AcquireWriter];
     let mut people = Vec::new();
     let mut next = [1u64; 3];
@@ -105,13 +107,30 @@ fn workload() -> Workload {
             ops.push(Op::MetaSet(b"1".to_vec()));
         }
     }
-    Workload { ops, people }
+    Workload {
+        ops,
+        people,
+        segments,
+    }
 }
 
-fn options() -> OpenOptions {
+/// A tiny WAL autocheckpoint; with `segments`, every run body goes to a segment file, and a
+/// segment takes no new run past 2 KiB, so the workload also starts new segments.
+fn options(segments: bool) -> OpenOptions {
+    let defaults = OpenOptions::default();
     OpenOptions {
         wal_autocheckpoint_pages: 4,
-        ..OpenOptions::default()
+        segment_min_body: if segments {
+            1
+        } else {
+            defaults.segment_min_body
+        },
+        segment_max_bytes: if segments {
+            2_048
+        } else {
+            defaults.segment_max_bytes
+        },
+        ..defaults
     }
 }
 
@@ -125,10 +144,10 @@ fn op_name(op: &Op) -> &'static str {
     }
 }
 
-fn open(sim: &CrashSim, dir: &Path) -> StoreResult<SqliteStore> {
+fn open(sim: &CrashSim, dir: &Path, segments: bool) -> StoreResult<SqliteStore> {
     let options = OpenOptions {
         vfs: Some(sim.vfs_name().to_string()),
-        ..options()
+        ..options(segments)
     };
     SqliteStore::open_with(dir, &options)
 }
@@ -194,7 +213,7 @@ fn run_workload(sim: &CrashSim, dir: &Path, w: &Workload, fault: Option<SyncFaul
     let mut in_doubt = false;
     for op in &w.ops {
         let dead_before = sim.is_dead();
-        let result = apply(&mut store, op, || open(sim, dir));
+        let result = apply(&mut store, op, || open(sim, dir, w.segments));
         let died_now = !dead_before && sim.is_dead();
         match result {
             Err(e) => {
@@ -232,8 +251,8 @@ fn run_workload(sim: &CrashSim, dir: &Path, w: &Workload, fault: Option<SyncFaul
 /// those plus the one in doubt, whole), and takes the next batch from a new writer.
 fn check_recovery(sim: &CrashSim, dir: &Path, w: &Workload, run: &Run, case: &str) -> bool {
     sim.power_loss();
-    let mut store =
-        open(sim, dir).unwrap_or_else(|e| panic!("{case}: reopen after power loss: {e}"));
+    let mut store = open(sim, dir, w.segments)
+        .unwrap_or_else(|e| panic!("{case}: reopen after power loss: {e}"));
     let got = snapshot(&store, w).unwrap_or_else(|e| panic!("{case}: read back: {e}"));
     let without = oracle(w, run.acknowledged);
     let doubt_present = if got == without {
@@ -280,7 +299,16 @@ fn check_recovery(sim: &CrashSim, dir: &Path, w: &Workload, run: &Run, case: &st
 
 #[test]
 fn power_loss_at_every_sync_keeps_exactly_the_acknowledged_batches() {
-    let w = workload();
+    power_loss_sweep(false);
+}
+
+#[test]
+fn power_loss_at_every_sync_with_bodies_in_segments_keeps_exactly_the_acknowledged_batches() {
+    power_loss_sweep(true);
+}
+
+fn power_loss_sweep(segments: bool) {
+    let w = workload(segments);
     let dir = PathBuf::from("/sim/power-loss");
 
     // The clean run: count the sync points and check the workload reaches all of them.
@@ -304,6 +332,21 @@ fn power_loss_at_every_sync_keeps_exactly_the_acknowledged_batches() {
         total > 45,
         "expected a sync per commit at least, got {total}"
     );
+    let segment_files = by_file
+        .iter()
+        .filter(|(path, n)| path.contains(&format!("{FILE_NAME}-seg")) && *n > 0)
+        .count();
+    if segments {
+        assert!(
+            segment_files >= 2,
+            "bodies go to segments, and the workload fills more than one: {by_file:?}"
+        );
+    } else {
+        assert_eq!(
+            segment_files, 0,
+            "small bodies stay in their rows: {by_file:?}"
+        );
+    }
     check_recovery(&sim, &dir, &w, &clean, "clean run");
 
     let mut cases = 0;
@@ -343,10 +386,10 @@ fn power_loss_at_every_sync_keeps_exactly_the_acknowledged_batches() {
 
 #[test]
 fn fsync_failure_poisons_the_store_and_loses_only_the_failed_batch() {
-    let w = workload();
+    let w = workload(false);
     let dir = PathBuf::from("/sim/fsync-failure");
     let sim = CrashSim::new().expect("crashsim");
-    let mut store = open(&sim, &dir).expect("open");
+    let mut store = open(&sim, &dir, false).expect("open");
     store.acquire_writer().expect("acquire");
     let commits: Vec<&CommitBatch> = w
         .ops
@@ -373,7 +416,7 @@ fn fsync_failure_poisons_the_store_and_loses_only_the_failed_batch() {
     );
     drop(store);
     sim.power_loss();
-    let store = open(&sim, &dir).expect("reopen");
+    let store = open(&sim, &dir, false).expect("reopen");
     let mut oracle_store = MemoryStore::new();
     oracle_store.acquire_writer().expect("acquire");
     for batch in &commits[..5] {
@@ -387,10 +430,10 @@ fn fsync_failure_poisons_the_store_and_loses_only_the_failed_batch() {
 
 #[test]
 fn process_crash_without_close_keeps_every_acknowledged_commit() {
-    let w = workload();
+    let w = workload(false);
     let dir = PathBuf::from("/sim/no-close");
     let sim = CrashSim::new().expect("crashsim");
-    let mut store = open(&sim, &dir).expect("open");
+    let mut store = open(&sim, &dir, false).expect("open");
     store.acquire_writer().expect("acquire");
     let commits: Vec<&CommitBatch> = w
         .ops
@@ -407,7 +450,7 @@ fn process_crash_without_close_keeps_every_acknowledged_commit() {
     sim.crash();
     drop(store);
     sim.power_loss();
-    let store = open(&sim, &dir).expect("reopen");
+    let store = open(&sim, &dir, false).expect("reopen");
     let mut oracle_store = MemoryStore::new();
     oracle_store.acquire_writer().expect("acquire");
     for batch in &commits[..12] {
