@@ -1,20 +1,25 @@
 //! The embedded store: one directory holding one SQLite database, `journal.sqlite`, in WAL mode,
-//! durable when `commit` returns.
+//! and the segment files that hold large run bodies (`journal.sqlite-seg00000001`, …; see
+//! `segments`), durable when `commit` returns.
 //!
 //! It owns the SQL schema and the mapping of the `tanso_store::Store` contract onto it; it must
 //! not interpret entry bodies, and it must not be opened by two processes (the exclusive lock
 //! refuses the second, on purpose: one writer).
 //!
-//! Schema (format version 1, in `PRAGMA user_version`, application id `TNSO`):
+//! Schema (format version 2, in `PRAGMA user_version`, application id `TNSO`; opening a
+//! version-1 file adds the `runs` segment columns and stamps it 2):
 //! - `meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)`: node metadata;
 //! - `writer(id INTEGER PRIMARY KEY CHECK (id = 0), epoch INTEGER NOT NULL)`: the one writer
 //!   epoch, kept out of `meta` so that no metadata key can move the fence;
 //! - `heads(chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL)`;
-//! - `runs(chain TEXT, first_seq INTEGER, last_seq INTEGER, body BLOB, PRIMARY KEY (chain,
-//!   first_seq))`, an ordinary rowid table: bodies are large (a run may hold thousands of
-//!   entries), and SQLite's WITHOUT ROWID tables do best with rows under a twentieth of a page;
-//!   measured with the `commit_latency` example, WITHOUT ROWID made 8,000-entry batches two to
-//!   three times slower. Rows are only ever inserted;
+//! - `runs(chain TEXT, first_seq INTEGER, last_seq INTEGER, body BLOB, seg INTEGER,
+//!   seg_offset INTEGER, seg_len INTEGER, PRIMARY KEY (chain, first_seq))`, an ordinary rowid
+//!   table: bodies may be large, and SQLite's WITHOUT ROWID tables do best with rows under a
+//!   twentieth of a page; measured with the `commit_latency` example, WITHOUT ROWID made
+//!   8,000-entry batches two to three times slower. A body of at least
+//!   `OpenOptions::segment_min_body` bytes (64 KiB: a batch's run, never a single command's)
+//!   is in segment `seg` at `seg_offset`, `seg_len` bytes long, and the row's `body` is empty;
+//!   otherwise the three are NULL. Rows are only ever inserted;
 //! - `rejections(command_id TEXT PRIMARY KEY, content_hash BLOB NOT NULL, body BLOB NOT NULL)`;
 //! - `personal(reference BLOB PRIMARY KEY, salt BLOB NOT NULL, text TEXT NOT NULL)`;
 //! - `checkpoints(chain TEXT, seq INTEGER, body BLOB NOT NULL, PRIMARY KEY (chain, seq))`.
@@ -29,7 +34,9 @@
 //! syncs the parent directory when it creates the store's directory. The bundled SQLite is
 //! built with `HAVE_FDATASYNC` (set in `.cargo/config.toml`), so a commit is one
 //! `fdatasync(2)` of `journal.sqlite-wal` (checked with strace); without it SQLite's unix VFS
-//! falls back to `fsync`, which also flushes the inode's timestamps.
+//! falls back to `fsync`, which also flushes the inode's timestamps. A commit with large
+//! bodies first writes them to the last segment and syncs it (one more `fdatasync(2)`), then
+//! commits the rows that point at them: no row is ever durable before its body.
 //!
 //! Any SQLite error inside a write transaction (an fsync failure at COMMIT above all) is
 //! `StoreError::Io`, and the store then refuses every later write: after a failed fsync nobody
@@ -847,9 +854,12 @@ impl Store for SqliteStore {
     }
 
     fn sync_mode(&self) -> String {
-        let mode = "sqlite wal synchronous=FULL locking=EXCLUSIVE";
+        let mode = format!(
+            "sqlite wal synchronous=FULL locking=EXCLUSIVE segments_from={}B",
+            self.segments.min_body
+        );
         match &self.vfs {
-            None => mode.to_string(),
+            None => mode,
             Some(vfs) => format!("{mode} vfs={vfs}"),
         }
     }

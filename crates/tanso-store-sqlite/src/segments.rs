@@ -227,12 +227,7 @@ pub(crate) struct Segments {
 }
 
 impl Segments {
-    pub fn new(
-        vfs: Option<&str>,
-        dir: &Path,
-        min_body: usize,
-        max_bytes: u64,
-    ) -> Segments {
+    pub fn new(vfs: Option<&str>, dir: &Path, min_body: usize, max_bytes: u64) -> Segments {
         Segments {
             vfs: vfs.map(str::to_string),
             dir: dir.to_path_buf(),

@@ -140,7 +140,7 @@ fn open_creates_wal_journal_with_16k_pages_and_no_shared_memory_file() {
     );
     assert_eq!(
         store.sync_mode(),
-        "sqlite wal synchronous=FULL locking=EXCLUSIVE"
+        "sqlite wal synchronous=FULL locking=EXCLUSIVE segments_from=65536B"
     );
     // Schema creation, acquire_writer and the commit are the three commit points.
     assert_eq!(store.syncs(), 3);
