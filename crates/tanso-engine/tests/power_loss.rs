@@ -19,7 +19,7 @@ use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 use tanso_core::*;
 use tanso_engine::keys::TrustedKeys;
-use tanso_engine::verify::verify;
+use tanso_engine::verify::{verify, VerifyError};
 use tanso_engine::{Answer, Node, NodeConfig, Outcome, Submission};
 use tanso_store::{PersonalRecord, Store};
 use tanso_store_sqlite::crashsim::{CrashSim, SyncFault};
@@ -776,4 +776,50 @@ fn power_loss_at_every_sync_across_wal_checkpoints_keeps_acknowledged_answers() 
         tiny > production,
         "a tiny autocheckpoint adds the syncs of copying the WAL ({tiny} vs {production})"
     );
+}
+
+/// With every run body in a segment file (beside the database, outside SQLite), one byte
+/// changed there makes verify fail naming the chain and the entry whose stored bytes changed.
+#[test]
+fn a_changed_byte_in_a_segment_fails_verify_naming_the_entry() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let options = OpenOptions {
+        segment_min_body: 1,
+        ..OpenOptions::default()
+    };
+    let store = SqliteStore::open_with(root.path(), &options).expect("open");
+    let mut node = Node::open(store, NodeConfig::default()).expect("open node");
+    for step in workload() {
+        match step {
+            Step::Open => {}
+            Step::Batch(subs, now) => {
+                node.submit_batch(subs, now).expect("batch");
+            }
+            Step::Checkpoint(now) => {
+                node.checkpoint(&signing_key(), now).expect("checkpoint");
+            }
+        }
+    }
+    let head = node.chain(&chain()).expect("the registry chain").seq;
+    drop(node);
+    let reopen = || SqliteStore::open_with(root.path(), &options).expect("reopen");
+    verify(&reopen(), &trusted()).expect("the untouched store verifies");
+    // The last run appended ends with the chain's last entry, stored as
+    // `length || body || hash`: the segment's last byte is that entry's stored hash.
+    let segments: Vec<_> = std::fs::read_dir(root.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().contains("journal.sqlite-seg"))
+        .collect();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let mut bytes = std::fs::read(&segments[0]).expect("read segment");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&segments[0], &bytes).expect("write segment");
+    match verify(&reopen(), &trusted()) {
+        Err(VerifyError::Fault(f)) => {
+            assert_eq!((f.chain.as_str(), f.seq), (REGISTRY, head), "{f:?}");
+        }
+        other => panic!("want a fault at {REGISTRY} seq {head}, got {other:?}"),
+    }
 }
