@@ -175,7 +175,8 @@ pub struct SqliteStore {
     /// Why the store refuses writes, after an i/o failure in a write transaction.
     poisoned: Option<String>,
     syncs: u64,
-    /// Boxed: rarely touched, and it keeps the store small to move between threads.
+    /// Boxed, so the store stays small where it is moved by value (the commit thread, the
+    /// CLI's store enum).
     segments: Box<Segments>,
 }
 

@@ -241,6 +241,16 @@ fn store_with_a_segment(dir: &Path) {
     store.commit(&batch_of(epoch, vec![large])).expect("commit");
 }
 
+/// The small run of `store_with_a_segment`, in its row, reads back whatever became of the
+/// segment.
+fn assert_small_run_reads_back(store: &SqliteStore) {
+    let first = store
+        .run_containing("a", 1)
+        .expect("the small run")
+        .expect("run");
+    assert_eq!(first.body, vec![1; 100]);
+}
+
 #[test]
 fn a_missing_segment_is_corruption_naming_the_file() {
     let root = tempfile::tempdir().expect("temp dir");
@@ -258,11 +268,7 @@ fn a_missing_segment_is_corruption_naming_the_file() {
         other => panic!("want Corrupt, got {other:?}"),
     }
     assert!(!segment.exists(), "reading never creates a segment");
-    let first = store
-        .run_containing("a", 1)
-        .expect("the small run")
-        .expect("run");
-    assert_eq!(first.body, vec![1; 100]);
+    assert_small_run_reads_back(&store);
 }
 
 #[test]
@@ -281,11 +287,7 @@ fn a_truncated_segment_is_corruption() {
         Err(tanso_store::StoreError::Corrupt(why)) => assert!(why.contains("ends before"), "{why}"),
         other => panic!("want Corrupt, got {other:?}"),
     }
-    let first = store
-        .run_containing("a", 1)
-        .expect("the small run")
-        .expect("run");
-    assert_eq!(first.body, vec![1; 100]);
+    assert_small_run_reads_back(&store);
 }
 
 #[test]
