@@ -571,27 +571,16 @@ impl Store for SqliteStore {
         batch.validate()?;
         self.check_writable()?;
         // Large bodies first, into a segment, synced before any row points at them.
-        let large: Vec<&[u8]> = batch
-            .runs
-            .iter()
-            .filter(|r| r.body.len() >= self.segments.min_body)
-            .map(|r| r.body.as_slice())
-            .collect();
-        let (mut places, tail) = if large.is_empty() {
-            (Vec::new().into_iter(), None)
-        } else {
-            match self.segments.append(&large) {
-                Ok((places, tail)) => {
-                    self.syncs += 1;
-                    (places.into_iter(), Some(tail))
-                }
-                Err(e) => {
-                    self.poisoned = Some(e.to_string());
-                    return Err(e);
-                }
+        let (places, tail) = match self.segments.append(batch.runs.iter().map(|r| &r.body[..])) {
+            Ok(appended) => appended,
+            Err(e) => {
+                self.poisoned = Some(e.to_string());
+                return Err(e);
             }
         };
-        let min_body = self.segments.min_body;
+        if tail.is_some() {
+            self.syncs += 1;
+        }
         if batch.is_empty() {
             // Nothing to write, but a fenced writer still learns it is fenced.
             let current = read_epoch(&self.conn)?;
@@ -611,12 +600,7 @@ impl Store for SqliteStore {
                     current,
                 });
             }
-            for run in &batch.runs {
-                let place = if run.body.len() >= min_body {
-                    places.next()
-                } else {
-                    None
-                };
+            for (run, &place) in batch.runs.iter().zip(&places) {
                 append_run(tx, run, place)?;
             }
             if !batch.rejections.is_empty() {
@@ -857,7 +841,7 @@ impl Store for SqliteStore {
     fn sync_mode(&self) -> String {
         let mode = format!(
             "sqlite wal synchronous=FULL locking=EXCLUSIVE segments_from={}B",
-            self.segments.min_body
+            self.segments.min_body()
         );
         match &self.vfs {
             None => mode,

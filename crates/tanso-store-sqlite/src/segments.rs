@@ -35,6 +35,9 @@ pub(crate) struct Place {
     pub len: u64,
 }
 
+/// The last segment and where its committed bytes end.
+pub(crate) type Tail = (u32, u64);
+
 /// The largest slice handed to one `xRead` or `xWrite`: the unix VFS moves at most 128 KiB
 /// less one byte per call (SQLite itself only ever asks for a page).
 const IO_CHUNK: usize = 64 * 1024;
@@ -218,12 +221,12 @@ pub(crate) struct Segments {
     vfs: Option<String>,
     dir: PathBuf,
     /// Bodies of at least this many bytes go to a segment.
-    pub min_body: usize,
+    min_body: usize,
     /// A segment takes no new run once it holds this many bytes.
     max_bytes: u64,
     /// The last segment and where its committed bytes end (from the `runs` rows); `None`
     /// before the first segment.
-    tail: Option<(u32, u64)>,
+    tail: Option<Tail>,
     open: Mutex<HashMap<u32, VfsFile>>,
 }
 
@@ -262,10 +265,18 @@ impl Segments {
         f(file, &path)
     }
 
-    /// Writes `bodies` one after another at the end of the last segment (or at the start of
-    /// a new one, when the last is full) and syncs it. Returns where each went and the tail
-    /// they make, for [`Segments::committed`] once their rows are durable.
-    pub fn append(&mut self, bodies: &[&[u8]]) -> StoreResult<(Vec<Place>, (u32, u64))> {
+    /// Writes the bodies of at least `min_body` bytes one after another at the end of the last
+    /// segment (or at the start of a new one, when the last is full) and syncs it. Returns, for
+    /// each body, where it went (`None`: it stays in its row), and the tail they make if any
+    /// went, for [`Segments::committed`] once their rows are durable.
+    pub fn append<'a>(
+        &mut self,
+        bodies: impl Iterator<Item = &'a [u8]>,
+    ) -> StoreResult<(Vec<Option<Place>>, Option<Tail>)> {
+        let bodies: Vec<&[u8]> = bodies.collect();
+        if bodies.iter().all(|b| b.len() < self.min_body) {
+            return Ok((vec![None; bodies.len()], None));
+        }
         let (seg, mut offset) = match self.tail {
             None => (1, 0),
             Some((seg, end)) if end >= self.max_bytes => (
@@ -275,25 +286,35 @@ impl Segments {
             ),
             Some(tail) => tail,
         };
+        let min_body = self.min_body;
         let mut places = Vec::with_capacity(bodies.len());
         self.with_file(seg, true, |file, path| {
             for body in bodies {
+                if body.len() < min_body {
+                    places.push(None);
+                    continue;
+                }
                 file.write_at(path, body, offset)?;
-                places.push(Place {
+                places.push(Some(Place {
                     seg,
                     offset,
                     len: body.len() as u64,
-                });
+                }));
                 offset += body.len() as u64;
             }
             file.sync(path)
         })?;
-        Ok((places, (seg, offset)))
+        Ok((places, Some((seg, offset))))
+    }
+
+    /// Bodies of at least this many bytes go to a segment.
+    pub fn min_body(&self) -> usize {
+        self.min_body
     }
 
     /// The rows of an [`Segments::append`] are durable (or, on open, the rows say where the
     /// last segment's committed bytes end): later appends go after them.
-    pub fn committed(&mut self, tail: (u32, u64)) {
+    pub fn committed(&mut self, tail: Tail) {
         self.tail = Some(tail);
     }
 
