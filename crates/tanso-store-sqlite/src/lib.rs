@@ -36,7 +36,8 @@
 //! `fdatasync(2)` of `journal.sqlite-wal` (checked with strace); without it SQLite's unix VFS
 //! falls back to `fsync`, which also flushes the inode's timestamps. A commit with large
 //! bodies first writes them to the last segment and syncs it (one more `fdatasync(2)`), then
-//! commits the rows that point at them: no row is ever durable before its body.
+//! commits the rows that point at them: no row is ever durable before its body. The synced
+//! pages of a segment are then dropped from the page cache (see `segments`).
 //!
 //! Any SQLite error inside a write transaction (an fsync failure at COMMIT above all) is
 //! `StoreError::Io`, and the store then refuses every later write: after a failed fsync nobody
