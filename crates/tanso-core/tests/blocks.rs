@@ -274,7 +274,7 @@ fn fragmented_accounts_keep_their_order_across_thousands_of_blocks() {
                 let mut left = q;
                 while left > 0 {
                     let (a, b) = want[0];
-                    if b - a + 1 <= left {
+                    if b - a < left {
                         left -= b - a + 1;
                         want.remove(0);
                     } else {
