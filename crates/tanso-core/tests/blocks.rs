@@ -256,7 +256,7 @@ fn fragmented_accounts_keep_their_order_across_thousands_of_blocks() {
             },
         };
         let have = held.get(&(from, year)).copied().unwrap_or(0);
-        let lowest_before: Vec<(u64, u64)> = set_ranges(&s, from, year);
+        let held_before: Vec<(u64, u64)> = set_ranges(&s, from, year);
         let cmd = Command::Transfer {
             from: AccountId(from),
             to: AccountId(to),
@@ -270,7 +270,7 @@ fn fragmented_accounts_keep_their_order_across_thousands_of_blocks() {
                 *held.entry((to, year)).or_default() += q;
                 // What left is the sender's lowest q units of that set, block by block in
                 // ascending serial order, the one block split keeping its low end (TV-2).
-                let mut want = lowest_before.clone();
+                let mut want = held_before.clone();
                 let mut left = q;
                 while left > 0 {
                     let (a, b) = want[0];
