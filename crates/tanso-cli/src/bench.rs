@@ -1116,7 +1116,142 @@ fn blocks(
     );
     m.extra("blocks_per_account_max", max);
     m.extra("block_count", state.block_count());
+    // The floor: the same transfers through the bare partition, in this process.
+    let done = audit.m.accepted + audit.m.rejected;
+    let floor = Floor::run(issued, &plan, done);
+    m.extra("floor_transfers_per_s", format!("{:.0}", floor.rate()));
+    m.extra(
+        "floor_transfers_per_s_last_tenth",
+        format!("{:.0}", floor.last_tenth_rate()),
+    );
+    let per_s = m.accepted as f64 / m.elapsed.as_secs_f64().max(1e-9);
+    m.extra("of_floor", format!("{:.2}", per_s / floor.rate()));
+    let agree = floor.taken == audit.ranges
+        && floor.block_count() == state.block_count()
+        && done == audit.m.accepted;
+    m.extra("floor_agrees", if agree { "yes" } else { "NO" });
     Ok(m)
+}
+
+/// The floor of the `blocks` workload on this machine: the same transfers (same seed, same
+/// issued blocks) applied to the bare block partition and nothing else — per account, a
+/// vector of (first, last) serials, highest first; a quantity takes the lowest blocks, the
+/// sender keeping the low end of the one it splits (TV-2); received blocks are merged into
+/// the recipient's vector, joining neighbours that touch. No ids, no
+/// checks, no events, no journal, no second index: what any registry with this selection rule
+/// must at least do, one thread, in memory. Its counts must equal the core's (`floor_agrees`).
+struct Floor {
+    elapsed: Duration,
+    /// Time of the last tenth of the transfers.
+    tail: Duration,
+    transfers: u64,
+    tail_transfers: u64,
+    /// Blocks taken, summed over the transfers.
+    taken: u64,
+    accounts: Vec<Vec<(u64, u64)>>,
+}
+
+impl Floor {
+    fn run(issued: &[(u64, u64, u64)], plan: &Plan, transfers: u64) -> Floor {
+        let n = usize::try_from(plan.accounts).unwrap_or(0);
+        let mut accounts: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n + 1];
+        for &(owner, start, end) in issued {
+            if let Some(v) = usize::try_from(owner)
+                .ok()
+                .and_then(|o| accounts.get_mut(o))
+            {
+                v.push((start, end));
+                v.sort_unstable_by(|a, b| b.cmp(a));
+            }
+        }
+        // The workload's blocks share their attributes and their unit ids follow their
+        // serials, so touching blocks of one owner always join.
+        let joins = |left: (u64, u64), right: (u64, u64)| left.1.checked_add(1) == Some(right.0);
+        let mut rng = Rng::new(plan.seed, 0);
+        let (mut taken, mut moved, mut merged) = (0u64, Vec::new(), Vec::new());
+        let tail_from = transfers - transfers / 10;
+        let started = Instant::now();
+        let mut tail_started = started;
+        for k in 0..transfers {
+            if k == tail_from {
+                tail_started = Instant::now();
+            }
+            let (from, to) = rng.pair(plan.accounts);
+            let mut left = 1 + rng.below(plan.quantity_max);
+            moved.clear();
+            let sender = &mut accounts[from as usize];
+            while left > 0 {
+                let Some(&(s, e)) = sender.last() else {
+                    break;
+                };
+                let len = e - s + 1;
+                if len <= left {
+                    sender.pop();
+                    moved.push((s, e));
+                    left -= len;
+                } else {
+                    let cut = e - left + 1;
+                    if let Some(last) = sender.last_mut() {
+                        last.1 = cut - 1;
+                    }
+                    moved.push((cut, e));
+                    left = 0;
+                }
+            }
+            taken += moved.len() as u64;
+            let Some(&(highest, _)) = moved.last() else {
+                continue;
+            };
+            // Merge the taken blocks (ascending) into the recipient's entries below the
+            // highest of them (descending), joining neighbours.
+            let recipient = &mut accounts[to as usize];
+            let p = recipient.partition_point(|x| x.0 > highest);
+            merged.clear();
+            let (mut i, mut j) = (p, moved.len());
+            while i < recipient.len() || j > 0 {
+                let x = if j == 0 || (i < recipient.len() && recipient[i].0 > moved[j - 1].0) {
+                    i += 1;
+                    recipient[i - 1]
+                } else {
+                    j -= 1;
+                    moved[j]
+                };
+                match merged.last_mut() {
+                    Some(last) if joins(x, *last) => last.0 = x.0,
+                    _ => merged.push(x),
+                }
+            }
+            recipient.truncate(p);
+            if let (Some(above), Some(&first)) = (p.checked_sub(1), merged.first()) {
+                if joins(first, recipient[above]) {
+                    recipient[above].0 = first.0;
+                    merged.remove(0);
+                }
+            }
+            recipient.extend_from_slice(&merged);
+        }
+        let elapsed = started.elapsed();
+        Floor {
+            elapsed,
+            tail: elapsed.saturating_sub(tail_started - started),
+            transfers,
+            tail_transfers: transfers - tail_from,
+            taken,
+            accounts,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.transfers as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn last_tenth_rate(&self) -> f64 {
+        self.tail_transfers as f64 / self.tail.as_secs_f64().max(1e-9)
+    }
+
+    fn block_count(&self) -> usize {
+        self.accounts.iter().map(Vec::len).sum()
+    }
 }
 
 /// Transfers per second over the last tenth of the batches (all full batches of `BATCH`,
@@ -1262,5 +1397,81 @@ mod tests {
         assert_eq!(sh.blocks.get(&1), Some(&(90, 1)));
         assert_eq!(sh.blocks.get(&91), Some(&(200, 2)));
         assert_eq!(sh.blocks.len(), 2);
+    }
+
+    /// The floor's partition, vector by vector, equals a plain model of the same rule (per
+    /// account an ordered map; a quantity takes the lowest blocks, the sender keeping the low
+    /// end of the one split; touching blocks of one owner join), after every run length, for
+    /// several seeds, and so does its count of blocks taken.
+    #[test]
+    fn floor_follows_the_selection_rule() {
+        for seed in 1..=4 {
+            for transfers in [0, 1, 7, 300, 2_000] {
+                let issued: Vec<(u64, u64, u64)> =
+                    (1..=5).map(|a| (a, a * 1_000 - 999, a * 1_000)).collect();
+                let plan = Plan {
+                    accounts: 5,
+                    quantity_max: 300,
+                    transfers_max: transfers,
+                    time_max: Duration::from_secs(60),
+                    seed,
+                };
+                let floor = Floor::run(&issued, &plan, transfers);
+                let mut model: Vec<BTreeMap<u64, u64>> = vec![BTreeMap::new(); 6];
+                for &(a, s, e) in &issued {
+                    model[a as usize].insert(s, e);
+                }
+                let (mut rng, mut taken) = (Rng::new(seed, 0), 0u64);
+                for _ in 0..transfers {
+                    let (from, to) = rng.pair(plan.accounts);
+                    let mut left = 1 + rng.below(plan.quantity_max);
+                    let mut moved = Vec::new();
+                    while left > 0 {
+                        let Some((&s, &e)) = model[from as usize].iter().next() else {
+                            break;
+                        };
+                        model[from as usize].remove(&s);
+                        if e - s + 1 <= left {
+                            moved.push((s, e));
+                            left -= e - s + 1;
+                        } else {
+                            model[from as usize].insert(s, e - left);
+                            moved.push((e - left + 1, e));
+                            left = 0;
+                        }
+                    }
+                    taken += moved.len() as u64;
+                    let m = &mut model[to as usize];
+                    for (mut s, mut e) in moved {
+                        if let Some((&ps, &pe)) = m.range(..s).next_back() {
+                            if pe + 1 == s {
+                                m.remove(&ps);
+                                s = ps;
+                            }
+                        }
+                        if let Some(ne) = m.remove(&(e + 1)) {
+                            e = ne;
+                        }
+                        m.insert(s, e);
+                    }
+                }
+                assert_eq!(floor.taken, taken, "seed {seed}, {transfers} transfers");
+                for (a, blocks) in model.iter().enumerate() {
+                    let want: Vec<(u64, u64)> =
+                        blocks.iter().rev().map(|(&s, &e)| (s, e)).collect();
+                    assert_eq!(
+                        floor.accounts[a], want,
+                        "account {a}, seed {seed}, {transfers} transfers"
+                    );
+                }
+                let units: u64 = floor
+                    .accounts
+                    .iter()
+                    .flatten()
+                    .map(|(s, e)| e - s + 1)
+                    .sum();
+                assert_eq!(units, 5_000);
+            }
+        }
     }
 }
