@@ -517,6 +517,9 @@ struct Measured {
     /// Per acknowledgement (per transfer, or per batch), in microseconds.
     ack_us: Vec<u64>,
     syncs: u64,
+    /// The process's peak RSS when the workload ended, if taken before later work (the
+    /// `blocks` floor) could raise it; else it is read when the line is printed.
+    peak_rss_mib: Option<u64>,
     extra: Vec<(String, String)>,
 }
 
@@ -619,7 +622,9 @@ fn format_line(w: &str, m: &Measured, sync_mode: &str) -> String {
         m.accepted as f64 / s,
         pct(0.50),
         pct(0.99),
-        peak_rss_mib().map_or("n/a".to_string(), |v| v.to_string()),
+        m.peak_rss_mib
+            .or_else(peak_rss_mib)
+            .map_or("n/a".to_string(), |v| v.to_string()),
         m.syncs,
         m.syncs as f64 / s,
         m.rejected,
@@ -1116,7 +1121,9 @@ fn blocks(
     );
     m.extra("blocks_per_account_max", max);
     m.extra("block_count", state.block_count());
-    // The floor: the same transfers through the bare partition, in this process.
+    // The floor: the same transfers through the bare partition, in this process, after the
+    // workload's peak RSS is taken.
+    m.peak_rss_mib = peak_rss_mib();
     let done = audit.m.accepted + audit.m.rejected;
     let floor = Floor::run(issued, &plan, done);
     m.extra("floor_transfers_per_s", format!("{:.0}", floor.rate()));
@@ -1137,9 +1144,9 @@ fn blocks(
 /// issued blocks) applied to the bare block partition and nothing else — per account, a
 /// vector of (first, last) serials, highest first; a quantity takes the lowest blocks, the
 /// sender keeping the low end of the one it splits (TV-2); received blocks are merged into
-/// the recipient's vector, joining neighbours that touch. No ids, no
-/// checks, no events, no journal, no second index: what any registry with this selection rule
-/// must at least do, one thread, in memory. Its counts must equal the core's (`floor_agrees`).
+/// the recipient's vector, joining neighbours that touch. No ids, no checks, no events, no
+/// journal, no second index: what any registry with this selection rule must at least do, one
+/// thread, in memory. Its counts must equal the core's (`floor_agrees`).
 struct Floor {
     elapsed: Duration,
     /// Time of the last tenth of the transfers.
@@ -1161,8 +1168,10 @@ impl Floor {
                 .and_then(|o| accounts.get_mut(o))
             {
                 v.push((start, end));
-                v.sort_unstable_by(|a, b| b.cmp(a));
             }
+        }
+        for v in &mut accounts {
+            v.sort_unstable_by(|a, b| b.cmp(a));
         }
         // The workload's blocks share their attributes and their unit ids follow their
         // serials, so touching blocks of one owner always join.
