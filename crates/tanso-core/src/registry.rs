@@ -424,7 +424,7 @@ impl RegistryState {
         self.corrected.contains(&seq)
     }
 
-    fn view(&self, issuing: RegistryId, start: u64, b: &Block) -> BlockView {
+    fn view(&self, issuing: RegistryId, start: u64, b: Block) -> BlockView {
         BlockView {
             issuing,
             range: SerialRange::new(start, b.end).unwrap_or_else(|_| unreachable_range()),
@@ -485,8 +485,7 @@ impl RegistryState {
             .blocks
             .range(..(issuing, serial))
             .next_back()
-            .filter(|((i, _), b)| *i == issuing && b.end >= serial)
-            .map(|(k, &b)| (k, b));
+            .filter(|((i, _), b)| *i == issuing && b.end >= serial);
         if let Some((key, b)) = found {
             let left = Block {
                 end: serial - 1,
@@ -520,7 +519,7 @@ impl RegistryState {
             if s != expect {
                 return None;
             }
-            out.push((s, *b));
+            out.push((s, b));
             expect = b.end.wrapping_add(1);
         }
         (!out.is_empty() && expect.wrapping_sub(1) == r.range.end()).then_some(out)
@@ -546,11 +545,11 @@ impl RegistryState {
             .map(|((_, s), _)| s)
             .unwrap_or(r.range.start());
         let mut cur = first;
-        while let Some(&b) = self.blocks.get(&(i, cur)) {
+        while let Some(b) = self.blocks.get(&(i, cur)) {
             let Some(next_start) = b.end.checked_add(1) else {
                 break;
             };
-            match self.blocks.get(&(i, next_start)).copied() {
+            match self.blocks.get(&(i, next_start)) {
                 Some(n) if Self::mergeable(&b, cur, &n) => {
                     self.put_block((i, next_start), None);
                     self.put_block((i, cur), Some(Block { end: n.end, ..b }));
@@ -915,10 +914,11 @@ impl RegistryState {
 
     /// Reads what deciding `cmds` reads first, for transfers: both accounts, each one's lowest
     /// blocks (where the sender's selection starts and the recipient's new blocks usually
-    /// land), and the records the sender's quantity will likely take. A caller deciding a batch
+    /// land), and the owners of the blocks the sender's quantity will likely take (which the
+    /// hand-over writes). A caller deciding a batch
     /// touches several commands ahead this way, so that their cache misses overlap. The reads
     /// go in stages over all the commands (accounts and where their indexes live; then the
-    /// low ends of those indexes; then the records), so that each stage's addresses are known
+    /// low ends of those indexes; then the owners), so that each stage's addresses are known
     /// before it starts and its loads are in flight together, rather than one chain of
     /// dependent loads per command. Returns a value of no meaning, for the caller to keep the
     /// reads alive; changes nothing.
@@ -951,7 +951,7 @@ impl RegistryState {
                     touched ^= o.end;
                 }
             }
-            // Stage 3: the sender's lowest records, until the quantity is reached.
+            // Stage 3: the owners of the sender's lowest blocks, until the quantity is reached.
             for (k, cmd) in chunk.iter().enumerate() {
                 let Command::Transfer {
                     units: UnitSelection::Quantity { quantity, .. },
@@ -962,7 +962,7 @@ impl RegistryState {
                 };
                 let mut left = quantity.get();
                 for o in sets[2 * k].iter().rev() {
-                    touched ^= self.blocks.at(o.slot).end;
+                    touched ^= self.blocks.owner_at(o.slot).0;
                     let n = o.end - o.key.2 + 1;
                     if n >= left {
                         break;
@@ -2285,11 +2285,11 @@ impl RegistryState {
             .range(..=(r.issuing, r.range.start()))
             .next_back()
             .filter(|((i, _), b)| *i == r.issuing && b.end >= r.range.start())
-            .map(|((_, s), b)| (s, *b))?;
+            .map(|((_, s), b)| (s, b))?;
         let mut expect = first.1.end.checked_add(1);
         out.push(first);
         while let Some(e) = expect.filter(|&e| e <= r.range.end()) {
-            let b = *self.blocks.get(&(r.issuing, e))?;
+            let b = self.blocks.get(&(r.issuing, e))?;
             expect = b.end.checked_add(1);
             out.push((e, b));
         }
@@ -3053,7 +3053,7 @@ impl RegistryState {
                 if pi == i && pb.end >= s {
                     return Err(format!("blocks {i} {ps} and {s} overlap"));
                 }
-                if pi == i && pb.end + 1 == s && Self::mergeable(&pb, ps, b) {
+                if pi == i && pb.end + 1 == s && Self::mergeable(&pb, ps, &b) {
                     return Err(format!("blocks {i} {ps} and {s} should be merged"));
                 }
             }
@@ -3071,7 +3071,7 @@ impl RegistryState {
             for &f in self.freeze_sets.get(b.freezes) {
                 held.entry(f).or_default().insert(&r);
             }
-            prev = Some(((i, s), *b));
+            prev = Some(((i, s), b));
         }
         for (a, set) in self.blocks.owners() {
             let keys: BTreeSet<(u32, u32, u64)> = set.ascending().map(|o| o.key).collect();
