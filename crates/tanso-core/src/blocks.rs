@@ -6,8 +6,18 @@
 //! under its owners, without a search of the serial order; only a new first serial (a split)
 //! or a removed one (a merge) changes that order. A slot's owner is kept apart from the rest
 //! of its record (`owners` and `slab`): a transfer of whole blocks writes only the owners, one
-//! random eight-byte write per block in an array a quarter the records' size (measured on the
+//! random eight-byte write per block in an array a sixth the records' size (measured on the
 //! `blocks` workload: writer 5.2 µs per transfer against 6.0 with the owner in the record).
+//!
+//! The serial order is a list per issuing registry through the records (`Rec::next`), with a
+//! sparse map of anchors (`Anchors`: first serial → slot, always including the lowest block).
+//! A lookup by serial starts at the last anchor at or below it and walks the list. A split
+//! knows its block's slot, so its high end is linked right after it without a search, and is
+//! an anchor once in [`ANCHOR_EVERY`] splits; a merge knows both slots from the owner's index.
+//! Blocks put by the general paths (issuance, carving, replay) are all anchors, and a walk of
+//! more than [`LONG_WALK`] steps in a command that changes the blocks anchors where it stopped.
+//! Measured against one B-tree of every first serial: the split's insert into it was a sixth
+//! of the writer in `batch8000` and `blocks`.
 //!
 //! An owner's index is one sorted vector of [`Owned`] entries, which also carry where each
 //! block ends and whether it is free of holds and freezes: selection walks it front to back
@@ -23,19 +33,28 @@ use crate::ids::{AccountId, RegistryId};
 use crate::registry::{Block, IdMap, RegistryState};
 use crate::units::SerialRange;
 use std::collections::BTreeMap;
-use std::ops::{Bound, RangeBounds};
 
 /// A block's key in the serial order: (issuing registry, first serial).
 pub(crate) type Key = (RegistryId, u64);
 
-/// The serial order: for each issuing registry (a state holds units of a few), first serial
-/// → slot, in one map of integer keys. Iterated, it is ordered by [`Key`]: registry, then
-/// serial. A map per registry keeps keys to eight bytes, so a search reads fewer cache lines
-/// per node than one map keyed on the pair.
-#[derive(Clone, Default)]
-struct Serials(Vec<(RegistryId, BTreeMap<u64, u32>)>);
+/// No next block.
+const NIL: u32 = u32::MAX;
 
-impl Serials {
+/// A split's new block is an anchor once in this many splits.
+const ANCHOR_EVERY: u32 = 8;
+
+/// A walk of more steps than this from an anchor, in a command that changes the blocks,
+/// makes the block it stopped at an anchor.
+const LONG_WALK: usize = 64;
+
+/// The anchors of the serial order: for each issuing registry (a state holds units of a few),
+/// first serial → slot of some of its blocks, always including the lowest. The serial order
+/// itself is a list through the records (`Rec::next`), per registry, ascending; a lookup
+/// starts at the last anchor at or below the serial and walks the list from there.
+#[derive(Clone, Default)]
+struct Anchors(Vec<(RegistryId, BTreeMap<u64, u32>)>);
+
+impl Anchors {
     /// Where registry `r`'s map is (`Ok`), or would go (`Err`), in the registries' order.
     fn find(&self, r: RegistryId) -> Result<usize, usize> {
         self.0.binary_search_by_key(&r, |(x, _)| *x)
@@ -51,66 +70,6 @@ impl Serials {
             i
         });
         &mut self.0[i].1
-    }
-
-    fn len(&self) -> usize {
-        self.0.iter().map(|(_, m)| m.len()).sum()
-    }
-
-    fn get(&self, (r, s): Key) -> Option<u32> {
-        self.of(r)?.get(&s).copied()
-    }
-
-    fn insert(&mut self, (r, s): Key, slot: u32) -> Option<u32> {
-        self.of_mut(r).insert(s, slot)
-    }
-
-    fn remove(&mut self, (r, s): Key) -> Option<u32> {
-        let i = self.find(r).ok()?;
-        self.0[i].1.remove(&s)
-    }
-
-    /// The last key of registry `r` below serial `s`.
-    fn before(&self, (r, s): Key) -> Option<(u64, u32)> {
-        let (&k, &slot) = self.of(r)?.range(..s).next_back()?;
-        Some((k, slot))
-    }
-
-    /// The keys within `bounds`, in order.
-    fn range(
-        &self,
-        lo: Bound<Key>,
-        hi: Bound<Key>,
-    ) -> impl DoubleEndedIterator<Item = (Key, u32)> + '_ {
-        let reg = |b: &Bound<Key>| match b {
-            Bound::Included((r, _)) | Bound::Excluded((r, _)) => Some(*r),
-            Bound::Unbounded => None,
-        };
-        let (from, to) = (reg(&lo), reg(&hi));
-        // An empty range, rather than the panic of `BTreeMap::range`, when the bounds cross.
-        let crossed = match (lo, hi) {
-            (Bound::Included(a), Bound::Included(b)) => a > b,
-            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-                a >= b
-            }
-            _ => false,
-        };
-        // Within registry `r`, the part of a bound that is about `r`'s serials.
-        let serial = move |b: Bound<Key>, r: RegistryId| match b {
-            Bound::Included((x, s)) if x == r => Bound::Included(s),
-            Bound::Excluded((x, s)) if x == r => Bound::Excluded(s),
-            _ => Bound::Unbounded,
-        };
-        self.0
-            .iter()
-            .filter(move |(r, _)| {
-                !crossed && from.is_none_or(|f| *r >= f) && to.is_none_or(|t| *r <= t)
-            })
-            .flat_map(move |(r, m)| {
-                let r = *r;
-                m.range((serial(lo, r), serial(hi, r)))
-                    .map(move |(&s, &slot)| ((r, s), slot))
-            })
     }
 }
 
@@ -185,39 +144,131 @@ pub(crate) struct Take {
 
 #[derive(Clone, Default)]
 pub(crate) struct Blocks {
-    by_serial: Serials,
+    /// The anchors of the serial order, whose lists run through the records.
+    anchors: Anchors,
+    /// Blocks in the serial order.
+    count: usize,
+    /// Splits made by `hand_over`, which anchors one in [`ANCHOR_EVERY`].
+    splits: u32,
     /// Each slot's record without its owner, and (`owners`) its owner: a transfer of a whole
-    /// block writes only its owner, eight bytes in an array a quarter the records' size.
+    /// block writes only its owner, eight bytes in an array a sixth the records' size.
     slab: Slab<Rec>,
     owners: Slab<AccountId>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
     /// Reused by `hand_over`: the entries handed to the recipient, and their positions.
     scratch: Vec<(Owned, usize)>,
+    /// Tests only: anchor a new block in `put` once in [`ANCHOR_EVERY`], as splits are, so
+    /// that the general paths meet long walks too.
+    #[cfg(test)]
+    sparse: bool,
 }
 
 impl Blocks {
     pub(crate) fn len(&self) -> usize {
-        self.by_serial.len()
+        self.count
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<Block> {
-        self.by_serial.get(*key).map(|i| self.at(i))
+        self.slot_of(*key).map(|i| self.at(i))
     }
 
-    /// Blocks whose keys fall in `r`, in serial order.
-    pub(crate) fn range<R: RangeBounds<Key>>(
+    /// The slot of the block starting at `key`.
+    fn slot_of(&self, (r, s): Key) -> Option<u32> {
+        let (_, cur, _) = self.seek(r, s);
+        cur.filter(|&c| self.slab[c].start == s)
+    }
+
+    /// In registry `r`'s list: the last slot whose block starts below `s`, the first at or
+    /// above it, and how many steps the walk from the anchor took.
+    fn seek(&self, r: RegistryId, s: u64) -> (Option<u32>, Option<u32>, usize) {
+        let Some(map) = self.anchors.of(r) else {
+            return (None, None, 0);
+        };
+        let mut prev = match map.range(..s).next_back() {
+            Some((_, &slot)) => slot,
+            // The lowest block is always an anchor: none below `s` means none in the list.
+            None => return (None, map.values().next().copied(), 0),
+        };
+        let mut steps = 0;
+        loop {
+            let next = self.slab[prev].next;
+            if next == NIL {
+                return (Some(prev), None, steps);
+            }
+            if self.slab[next].start >= s {
+                return (Some(prev), Some(next), steps);
+            }
+            prev = next;
+            steps += 1;
+        }
+    }
+
+    /// `seek`, for a command that changes the blocks: a long walk anchors where it stopped.
+    fn seek_mut(&mut self, r: RegistryId, s: u64) -> (Option<u32>, Option<u32>) {
+        let (prev, cur, steps) = self.seek(r, s);
+        if let Some(p) = prev.filter(|_| steps > LONG_WALK) {
+            self.anchor(r, p);
+        }
+        (prev, cur)
+    }
+
+    fn anchor(&mut self, r: RegistryId, slot: u32) {
+        let rec = &mut self.slab[slot];
+        if !rec.anchored {
+            rec.anchored = true;
+            self.anchors.of_mut(r).insert(rec.start, slot);
+        }
+    }
+
+    fn unanchor(&mut self, r: RegistryId, slot: u32) {
+        let rec = &mut self.slab[slot];
+        if rec.anchored {
+            rec.anchored = false;
+            let start = rec.start;
+            self.anchors.of_mut(r).remove(&start);
+        }
+    }
+
+    /// The slots of registry `r`'s list from `from` on, in serial order.
+    fn walk(&self, from: Option<u32>) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(from, |&c| Some(self.slab[c].next).filter(|&n| n != NIL))
+    }
+
+    /// The last block of registry `key.0` starting below `key.1`.
+    pub(crate) fn before(&self, (r, s): Key) -> Option<(Key, Block)> {
+        let (prev, _, _) = self.seek(r, s);
+        prev.map(|p| ((r, self.slab[p].start), self.at(p)))
+    }
+
+    /// The last block of registry `key.0` starting at or below `key.1`.
+    pub(crate) fn at_or_before(&self, (r, s): Key) -> Option<(Key, Block)> {
+        let (prev, cur, _) = self.seek(r, s);
+        let hit = cur.filter(|&c| self.slab[c].start == s).or(prev)?;
+        Some(((r, self.slab[hit].start), self.at(hit)))
+    }
+
+    /// The blocks of registry `r` starting in `lo..=hi`, in serial order.
+    pub(crate) fn range(
         &self,
-        r: R,
-    ) -> impl DoubleEndedIterator<Item = (Key, Block)> + '_ {
-        self.by_serial
-            .range(r.start_bound().cloned(), r.end_bound().cloned())
-            .map(|(k, i)| (k, self.at(i)))
+        r: RegistryId,
+        lo: u64,
+        hi: u64,
+    ) -> impl Iterator<Item = (u64, Block)> + '_ {
+        let (_, cur, _) = self.seek(r, lo);
+        self.walk(cur)
+            .map(|c| (self.slab[c].start, c))
+            .take_while(move |&(s, _)| s <= hi)
+            .map(|(s, c)| (s, self.at(c)))
     }
 
     /// Every block, in serial order.
-    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (Key, Block)> + '_ {
-        self.range(..)
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, Block)> + '_ {
+        self.anchors.0.iter().flat_map(move |(r, map)| {
+            let r = *r;
+            self.walk(map.values().next().copied())
+                .map(move |c| ((r, self.slab[c].start), self.at(c)))
+        })
     }
 
     /// The owner of the block in slot `slot`.
@@ -241,33 +292,61 @@ impl Blocks {
     }
 
     /// Sets or removes the block at `key`; returns what was there.
-    pub(crate) fn put(&mut self, key: Key, new: Option<Block>) -> Option<Block> {
-        match new {
-            Some(b) => match self.by_serial.get(key) {
-                Some(slot) => Some(self.set_at(key, slot, b)),
-                None => {
-                    let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, b);
-                    self.by_serial.insert(key, slot);
-                    self.index(&b, key.1, slot);
-                    None
+    pub(crate) fn put(&mut self, (r, s): Key, new: Option<Block>) -> Option<Block> {
+        let (prev, cur) = self.seek_mut(r, s);
+        let here = cur.filter(|&c| self.slab[c].start == s);
+        match (new, here) {
+            (Some(b), Some(slot)) => Some(self.set_at((r, s), slot, b)),
+            (Some(b), None) => {
+                // A new block, linked between `prev` and `cur`; the lowest is always an anchor.
+                let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, s, b);
+                self.slab[slot].next = cur.unwrap_or(NIL);
+                match prev {
+                    Some(p) => self.slab[p].next = slot,
+                    None => self.anchor(r, slot),
                 }
-            },
-            None => {
-                let slot = self.by_serial.remove(key)?;
+                if self.dense() {
+                    self.anchor(r, slot);
+                }
+                self.count += 1;
+                self.index(&b, s, slot);
+                None
+            }
+            (None, Some(slot)) => {
+                let next = self.slab[slot].next;
+                self.unanchor(r, slot);
+                match prev {
+                    Some(p) => self.slab[p].next = next,
+                    // The new lowest block becomes an anchor.
+                    None if next != NIL => self.anchor(r, next),
+                    None => {}
+                }
+                self.count -= 1;
                 let old = self.at(slot);
-                self.unindex(&old, key.1);
+                self.unindex(&old, s);
                 self.free.push(slot);
                 Some(old)
             }
+            (None, None) => None,
         }
+    }
+
+    /// Whether `put` anchors every new block: always, but in tests that ask for sparse
+    /// anchors.
+    fn dense(&self) -> bool {
+        #[cfg(test)]
+        if self.sparse {
+            return self.count.is_multiple_of(ANCHOR_EVERY as usize);
+        }
+        true
     }
 
     /// Rewrites the block at `key`, known to be in `slot`, without a search of the serial
     /// order; returns the old block.
     pub(crate) fn set_at(&mut self, key: Key, slot: u32, new: Block) -> Block {
-        debug_assert_eq!(self.by_serial.get(key), Some(slot));
+        debug_assert_eq!(self.slab[slot].start, key.1);
         let old = self.at(slot);
-        self.slab[slot] = Rec::of(&new);
+        self.slab[slot].set(&new);
         self.owners[slot] = new.owner;
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
@@ -284,6 +363,47 @@ impl Blocks {
             }
         }
         old
+    }
+
+    /// Checks the serial order: each registry's list strictly ascending from its lowest
+    /// block, which is an anchor; the anchors exactly the list's anchored blocks; as many
+    /// blocks on the lists as counted.
+    pub(crate) fn check_order(&self) -> Result<(), String> {
+        let mut total = 0usize;
+        for (r, map) in &self.anchors.0 {
+            let mut last: Option<u64> = None;
+            let mut anchored = 0usize;
+            for c in self.walk(map.values().next().copied()) {
+                let rec = &self.slab[c];
+                if last.is_some_and(|l| l >= rec.start) {
+                    return Err(format!(
+                        "serial order of {r} not ascending at {}",
+                        rec.start
+                    ));
+                }
+                if last.is_none() && !rec.anchored {
+                    return Err(format!("lowest block of {r} is not an anchor"));
+                }
+                if rec.anchored {
+                    anchored += 1;
+                    if map.get(&rec.start) != Some(&c) {
+                        return Err(format!("anchor of {r} {} names another slot", rec.start));
+                    }
+                }
+                last = Some(rec.start);
+                total += 1;
+            }
+            if anchored != map.len() {
+                return Err(format!("anchors of {r} off the serial order"));
+            }
+        }
+        if total != self.count {
+            return Err(format!(
+                "serial order holds {total} blocks, counted {}",
+                self.count
+            ));
+        }
+        Ok(())
     }
 
     fn index(&mut self, b: &Block, start: u64, slot: u32) {
@@ -357,16 +477,25 @@ impl Blocks {
                 whole += 1;
                 incoming.push((Owned { free: true, ..o }, 0));
             } else {
-                self.slab[t.slot].end = cut - 1;
-                sender.0[t.pos].end = cut - 1;
                 let block = Block {
                     owner: to,
                     unit_start: old.unit_start + (cut - t.start),
                     ..old
                 };
-                let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, block);
-                let fresh = self.by_serial.insert((issuing, cut), slot);
-                debug_assert!(fresh.is_none());
+                let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, cut, block);
+                // The high end goes into the serial order right after the block it came
+                // from, whose slot is known: no search, and an anchor once in a while.
+                let split = &mut self.slab[t.slot];
+                split.end = cut - 1;
+                let next = std::mem::replace(&mut split.next, slot);
+                self.slab[slot].next = next;
+                self.splits = self.splits.wrapping_add(1);
+                if self.splits.is_multiple_of(ANCHOR_EVERY) {
+                    self.slab[slot].anchored = true;
+                    self.anchors.of_mut(issuing).insert(cut, slot);
+                }
+                self.count += 1;
+                sender.0[t.pos].end = cut - 1;
                 log((issuing, cut), None);
                 incoming.push((
                     Owned {
@@ -419,10 +548,10 @@ impl Blocks {
             incoming[j].1 = k;
         }
         // Only a handed-over block can now merge, with a neighbour of the same set that is
-        // free and ends or starts right next to it: the index says which, and the records
-        // decide (continuous unit ids). Merged from the highest boundary down, so that a
-        // chain of merges folds into its first block.
-        let mut bounds: Vec<u64> = Vec::new();
+        // free and ends or starts right next to it: the index says which (and both slots),
+        // and the records decide (continuous unit ids). Merged from the highest boundary
+        // down, so that a chain of merges folds into its first block.
+        let mut bounds: Vec<(u64, u32, u32)> = Vec::new();
         for &(o, p) in &incoming {
             let (a, l, s) = o.key;
             if let Some(prev) = set.get(p + 1) {
@@ -430,55 +559,71 @@ impl Blocks {
                     && prev.free
                     && prev.end.checked_add(1) == Some(s)
                 {
-                    bounds.push(s);
+                    bounds.push((s, prev.slot, o.slot));
                 }
             }
             if let (Some(next), Some(after)) =
                 (p.checked_sub(1).map(|q| set[q]), o.end.checked_add(1))
             {
                 if (next.key.0, next.key.1) == (a, l) && next.free && next.key.2 == after {
-                    bounds.push(after);
+                    bounds.push((after, o.slot, next.slot));
                 }
             }
         }
         self.scratch = incoming;
         bounds.sort_unstable();
         bounds.dedup();
-        for &x in bounds.iter().rev() {
-            self.merge_at(issuing, x, &mut log);
+        for &(x, l, r) in bounds.iter().rev() {
+            self.merge_at(issuing, x, l, r, &mut log);
         }
     }
 
-    /// Merges the block starting at `x` into the one ending just before it, if they are
-    /// mergeable.
-    fn merge_at(&mut self, issuing: RegistryId, x: u64, log: &mut impl FnMut(Key, Option<Block>)) {
-        let Some(rslot) = self.by_serial.get((issuing, x)) else {
-            return;
-        };
-        let Some((ls, lslot)) = self.by_serial.before((issuing, x)) else {
-            return;
-        };
+    /// Merges the block starting at `x` (in slot `rslot`) into the one ending just before it
+    /// (in `lslot`), if they are mergeable.
+    fn merge_at(
+        &mut self,
+        issuing: RegistryId,
+        x: u64,
+        lslot: u32,
+        rslot: u32,
+        log: &mut impl FnMut(Key, Option<Block>),
+    ) {
         let (l, r) = (self.at(lslot), self.at(rslot));
+        let ls = self.slab[lslot].start;
+        debug_assert_eq!((self.slab[lslot].next, self.slab[rslot].start), (rslot, x));
         if l.end.checked_add(1) != Some(x) || !RegistryState::mergeable(&l, ls, &r) {
             return;
         }
         log((issuing, x), Some(r));
-        self.put((issuing, x), None);
+        // `r` leaves the serial order: its predecessor is `l`.
+        self.slab[lslot].next = self.slab[rslot].next;
+        self.unanchor(issuing, rslot);
+        self.count -= 1;
+        self.unindex(&r, x);
+        self.free.push(rslot);
         log((issuing, ls), Some(l));
         self.set_at((issuing, ls), lslot, Block { end: r.end, ..l });
     }
 }
 
-/// Stores `b` in a free slot, or a new one.
-fn alloc(slab: &mut Slab<Rec>, owners: &mut Slab<AccountId>, free: &mut Vec<u32>, b: Block) -> u32 {
+/// Stores `b`, starting at serial `start`, in a free slot or a new one, outside the serial
+/// order (its caller links it).
+fn alloc(
+    slab: &mut Slab<Rec>,
+    owners: &mut Slab<AccountId>,
+    free: &mut Vec<u32>,
+    start: u64,
+    b: Block,
+) -> u32 {
+    let rec = Rec::of(start, &b);
     match free.pop() {
         Some(s) => {
-            slab[s] = Rec::of(&b);
+            slab[s] = rec;
             owners[s] = b.owner;
             s
         }
         None => {
-            let s = slab.push(Rec::of(&b));
+            let s = slab.push(rec);
             let o = owners.push(b.owner);
             debug_assert_eq!(s, o);
             s
@@ -486,27 +631,48 @@ fn alloc(slab: &mut Slab<Rec>, owners: &mut Slab<AccountId>, free: &mut Vec<u32>
     }
 }
 
-/// A block record as the slab keeps it: a [`Block`] without its owner.
+/// A block record as the slab keeps it: a [`Block`] without its owner, with its first serial
+/// and its place in the serial order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Rec {
+    start: u64,
     end: u64,
     unit_start: u64,
     attrs: u32,
     labels: u32,
     hold: u32,
     freezes: u32,
+    /// The next block of the same issuing registry in serial order, or [`NIL`].
+    next: u32,
+    /// In the anchors.
+    anchored: bool,
 }
 
 impl Rec {
-    fn of(b: &Block) -> Rec {
-        Rec {
-            end: b.end,
-            unit_start: b.unit_start,
-            attrs: b.attrs,
-            labels: b.labels,
-            hold: b.hold,
-            freezes: b.freezes,
-        }
+    fn of(start: u64, b: &Block) -> Rec {
+        let mut r = Rec {
+            start,
+            end: 0,
+            unit_start: 0,
+            attrs: 0,
+            labels: 0,
+            hold: 0,
+            freezes: 0,
+            next: NIL,
+            anchored: false,
+        };
+        r.set(b);
+        r
+    }
+
+    /// Sets what the block says, keeping the record's place in the serial order.
+    fn set(&mut self, b: &Block) {
+        self.end = b.end;
+        self.unit_start = b.unit_start;
+        self.attrs = b.attrs;
+        self.labels = b.labels;
+        self.hold = b.hold;
+        self.freezes = b.freezes;
     }
 
     fn with(self, owner: AccountId) -> Block {
@@ -584,85 +750,86 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn key() -> impl Strategy<Value = Key> {
-        ("[A-Z][AB]{2}[0-9][01]", any::<u64>())
-            .prop_map(|(r, s)| (RegistryId::parse(&r).expect("a valid registry id"), s))
+    fn registry(i: u8) -> RegistryId {
+        RegistryId::parse(["IND01", "JPN01", "KOR01"][usize::from(i % 3)]).expect("valid")
     }
 
-    fn bound() -> impl Strategy<Value = Bound<Key>> {
-        prop_oneof![
-            key().prop_map(Bound::Included),
-            key().prop_map(Bound::Excluded),
-            Just(Bound::Unbounded),
-        ]
+    fn block(end: u64, owner: u64) -> Block {
+        Block {
+            end,
+            unit_start: end.wrapping_mul(3),
+            attrs: (owner % 2) as u32,
+            labels: 0,
+            owner: AccountId(owner),
+            hold: 0,
+            freezes: 0,
+        }
     }
 
     proptest! {
-        /// The serial order, one map per registry, finds, inserts, removes and ranges exactly
-        /// as one map keyed on (registry, serial) does; crossed bounds give nothing.
+        /// The serial order (lists through the records, from anchors) finds, inserts,
+        /// removes, steps back and ranges exactly as one map keyed on (registry, serial)
+        /// does, with an anchor at every block or at one in eight (long walks, and the
+        /// repair of walks longer than `LONG_WALK`).
         #[test]
-        fn serials_order_as_one_map_of_pairs(
-            ops in prop::collection::vec((key(), any::<bool>()), 1..200),
-            ranges in prop::collection::vec((bound(), bound()), 1..20),
+        fn serial_order_as_one_map_of_pairs(
+            sparse in any::<bool>(),
+            ops in prop::collection::vec((0u8..3, 0u64..400, any::<bool>(), 0u64..4), 1..600),
+            ranges in prop::collection::vec((0u8..3, 0u64..420, 0u64..420), 1..20),
         ) {
-            let mut serials = Serials::default();
-            let mut model: BTreeMap<Key, u32> = BTreeMap::new();
-            let mut removed = 0;
-            for (slot, (k, keep)) in ops.iter().enumerate() {
-                let slot = slot as u32;
-                prop_assert_eq!(serials.insert(*k, slot), model.insert(*k, slot));
-                if !keep {
-                    prop_assert_eq!(serials.remove(*k), model.remove(k));
-                    removed += 1;
-                }
-                prop_assert_eq!(serials.get(*k), model.get(k).copied());
-                prop_assert_eq!(serials.len(), model.len());
-                let below = model.range(..*k).next_back().filter(|(p, _)| p.0 == k.0);
-                prop_assert_eq!(serials.before(*k), below.map(|(p, &s)| (p.1, s)));
-            }
-            prop_assert!(removed < ops.len() || model.is_empty());
-            let all: Vec<_> = serials.range(Bound::Unbounded, Bound::Unbounded).collect();
-            prop_assert_eq!(all, model.iter().map(|(k, s)| (*k, *s)).collect::<Vec<_>>());
-            for (lo, hi) in ranges {
-                let crossed = match (lo, hi) {
-                    (Bound::Included(a), Bound::Included(b)) => a > b,
-                    (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a >= b,
-                    _ => false,
+            let mut blocks = Blocks { sparse, ..Blocks::default() };
+            let mut model: BTreeMap<Key, Block> = BTreeMap::new();
+            for &(r, s, keep, owner) in &ops {
+                let k = (registry(r), s);
+                let b = block(s + owner, owner);
+                let (got, want) = if keep || s % 3 == 0 {
+                    (blocks.put(k, Some(b)), model.insert(k, b))
+                } else {
+                    (blocks.put(k, None), model.remove(&k))
                 };
-                let want: Vec<_> = if crossed {
+                prop_assert_eq!(got, want);
+                prop_assert_eq!(blocks.check_order(), Ok(()));
+                prop_assert_eq!(blocks.len(), model.len());
+                prop_assert_eq!(blocks.get(&k), model.get(&k).copied());
+                let below = model.range(..k).next_back().filter(|(p, _)| p.0 == k.0);
+                prop_assert_eq!(blocks.before(k), below.map(|(p, b)| (*p, *b)));
+                let upto = model.range(..=k).next_back().filter(|(p, _)| p.0 == k.0);
+                prop_assert_eq!(blocks.at_or_before(k), upto.map(|(p, b)| (*p, *b)));
+            }
+            let all: Vec<_> = blocks.iter().collect();
+            prop_assert_eq!(all, model.iter().map(|(k, b)| (*k, *b)).collect::<Vec<_>>());
+            for (r, lo, hi) in ranges {
+                let r = registry(r);
+                let want: Vec<_> = if lo > hi {
                     Vec::new()
                 } else {
-                    model.range((lo, hi)).map(|(k, s)| (*k, *s)).collect()
+                    model.range((r, lo)..=(r, hi)).map(|(k, b)| (k.1, *b)).collect()
                 };
-                let got: Vec<_> = serials.range(lo, hi).collect();
-                prop_assert_eq!(&got, &want);
-                let back: Vec<_> = serials.range(lo, hi).rev().collect();
-                prop_assert_eq!(back, want.into_iter().rev().collect::<Vec<_>>());
+                let got: Vec<_> = blocks.range(r, lo, hi).collect();
+                prop_assert_eq!(got, want);
             }
         }
     }
 
     #[test]
-    fn serials_order_registries_before_serials() {
-        let (ind, jpn) = (
-            RegistryId::parse("IND01").unwrap(),
-            RegistryId::parse("JPN01").unwrap(),
-        );
-        let mut serials = Serials::default();
-        serials.insert((jpn, 0), 1);
-        serials.insert((ind, u64::MAX), 2);
-        serials.insert((ind, 1), 3);
-        let order: Vec<_> = serials
-            .range(Bound::Unbounded, Bound::Unbounded)
-            .map(|(k, _)| k)
-            .collect();
+    fn serial_order_keeps_registries_apart_and_its_lowest_block_anchored() {
+        let (ind, jpn) = (registry(0), registry(1));
+        let mut blocks = Blocks {
+            sparse: true,
+            ..Blocks::default()
+        };
+        blocks.put((jpn, 0), Some(block(0, 1)));
+        blocks.put((ind, u64::MAX), Some(block(u64::MAX, 2)));
+        blocks.put((ind, 1), Some(block(1, 3)));
+        let order: Vec<_> = blocks.iter().map(|(k, _)| k).collect();
         assert_eq!(order, vec![(ind, 1), (ind, u64::MAX), (jpn, 0)]);
-        let from_ind_max: Vec<_> = serials
-            .range(Bound::Excluded((ind, 1)), Bound::Included((jpn, 0)))
-            .map(|(_, slot)| slot)
-            .collect();
-        assert_eq!(from_ind_max, vec![2, 1]);
-        assert_eq!(serials.before((jpn, 5)), Some((0, 1)));
-        assert_eq!(serials.before((jpn, 0)), None);
+        assert_eq!(blocks.before((jpn, 5)).map(|(k, _)| k), Some((jpn, 0)));
+        assert_eq!(blocks.before((jpn, 0)), None);
+        assert_eq!(blocks.at_or_before((ind, 0)), None);
+        // Removing the lowest block makes the next one an anchor, so lookups still find it.
+        blocks.put((ind, 1), None);
+        assert_eq!(blocks.check_order(), Ok(()));
+        assert_eq!(blocks.get(&(ind, u64::MAX)), Some(block(u64::MAX, 2)));
+        assert_eq!(blocks.len(), 2);
     }
 }

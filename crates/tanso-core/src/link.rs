@@ -721,13 +721,12 @@ impl RegistryState {
     fn blocks_overlapping(&self, r: &IssuedRange) -> bool {
         let before = self
             .blocks
-            .range(..=(r.issuing, r.range.start()))
-            .next_back()
-            .is_some_and(|((i, _), b)| i == r.issuing && b.end >= r.range.start());
+            .at_or_before((r.issuing, r.range.start()))
+            .is_some_and(|(_, b)| b.end >= r.range.start());
         before
             || self
                 .blocks
-                .range((r.issuing, r.range.start())..=(r.issuing, r.range.end()))
+                .range(r.issuing, r.range.start(), r.range.end())
                 .next()
                 .is_some()
     }

@@ -471,9 +471,8 @@ impl RegistryState {
     /// The block containing a serial, if any.
     pub fn block_at(&self, issuing: RegistryId, serial: u64) -> Option<BlockView> {
         self.blocks
-            .range(..=(issuing, serial))
-            .next_back()
-            .filter(|((i, _), b)| *i == issuing && b.end >= serial)
+            .at_or_before((issuing, serial))
+            .filter(|(_, b)| b.end >= serial)
             .map(|((i, s), b)| self.view(i, s, b))
     }
 
@@ -483,9 +482,8 @@ impl RegistryState {
     fn split_at(&mut self, issuing: RegistryId, serial: u64) {
         let found = self
             .blocks
-            .range(..(issuing, serial))
-            .next_back()
-            .filter(|((i, _), b)| *i == issuing && b.end >= serial);
+            .before((issuing, serial))
+            .filter(|(_, b)| b.end >= serial);
         if let Some((key, b)) = found {
             let left = Block {
                 end: serial - 1,
@@ -512,10 +510,7 @@ impl RegistryState {
     pub(crate) fn covering(&self, r: &IssuedRange) -> Option<Vec<(u64, Block)>> {
         let mut out = Vec::new();
         let mut expect = r.range.start();
-        for ((_, s), b) in self
-            .blocks
-            .range((r.issuing, r.range.start())..=(r.issuing, r.range.end()))
-        {
+        for (s, b) in self.blocks.range(r.issuing, r.range.start(), r.range.end()) {
             if s != expect {
                 return None;
             }
@@ -539,9 +534,8 @@ impl RegistryState {
         let i = r.issuing;
         let first = self
             .blocks
-            .range(..(i, r.range.start()))
-            .next_back()
-            .filter(|((ki, _), b)| *ki == i && b.end.saturating_add(1) >= r.range.start())
+            .before((i, r.range.start()))
+            .filter(|(_, b)| b.end.saturating_add(1) >= r.range.start())
             .map(|((_, s), _)| s)
             .unwrap_or(r.range.start());
         let mut cur = first;
@@ -2281,9 +2275,8 @@ impl RegistryState {
         let mut out = Vec::new();
         let first = self
             .blocks
-            .range(..=(r.issuing, r.range.start()))
-            .next_back()
-            .filter(|((i, _), b)| *i == r.issuing && b.end >= r.range.start())
+            .at_or_before((r.issuing, r.range.start()))
+            .filter(|(_, b)| b.end >= r.range.start())
             .map(|((_, s), b)| (s, b))?;
         let mut expect = first.1.end.checked_add(1);
         out.push(first);
@@ -3041,6 +3034,7 @@ impl RegistryState {
     /// maximally merged, the account index equal to the blocks, holds equal to the blocks
     /// that name them. Returns a description of the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.blocks.check_order()?;
         let mut prev: Option<((RegistryId, u64), Block)> = None;
         let mut index: HashMap<AccountId, BTreeSet<(u32, u32, u64)>> = HashMap::new();
         let mut held: BTreeMap<u32, RangeSet> = BTreeMap::new();
