@@ -82,7 +82,6 @@ pub(crate) type SetKey = (u32, u32, u64);
 pub(crate) struct Owned {
     pub(crate) key: SetKey,
     pub(crate) end: u64,
-    pub(crate) unit_start: u64,
     pub(crate) slot: u32,
     /// Free of holds and freezes.
     pub(crate) free: bool,
@@ -271,6 +270,11 @@ impl Blocks {
         })
     }
 
+    /// The first unit id of the block in slot `slot` (read ahead by the warm).
+    pub(crate) fn unit_start_at(&self, slot: u32) -> u64 {
+        self.slab[slot].unit_start
+    }
+
     /// The owner of the block in slot `slot`.
     pub(crate) fn owner_at(&self, slot: u32) -> AccountId {
         self.owners[slot]
@@ -351,13 +355,10 @@ impl Blocks {
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(&old, key.1);
             self.index(&new, key.1, slot);
-        } else if (old.end, old.unit_start, old.is_free())
-            != (new.end, new.unit_start, new.is_free())
-        {
+        } else if (old.end, old.is_free()) != (new.end, new.is_free()) {
             if let Some(set) = self.by_owner.get_mut(&new.owner) {
                 if let Ok(i) = set.find(&(new.attrs, new.labels, key.1)) {
                     set.0[i].end = new.end;
-                    set.0[i].unit_start = new.unit_start;
                     set.0[i].free = new.is_free();
                 }
             }
@@ -415,7 +416,6 @@ impl Blocks {
             Owned {
                 key,
                 end: b.end,
-                unit_start: b.unit_start,
                 slot,
                 free: b.is_free(),
             },
@@ -434,15 +434,16 @@ impl Blocks {
     /// within one set, every block free; only the last may be taken in part) to `to`, then
     /// merges equal neighbours the recipient now holds. A block taken whole changes owner in
     /// its slot; one taken in part keeps its low end with the sender and its high end becomes
-    /// a new block. `log` gets each key's block before its change, in order, so that putting
-    /// them back in reverse undoes it all.
+    /// a new block. `log`, if any, gets each key's block before its change, in order, so that
+    /// putting them back in reverse undoes it all (without it, the records of blocks taken
+    /// whole are only written, never read).
     pub(crate) fn hand_over(
         &mut self,
         issuing: RegistryId,
         from: AccountId,
         to: AccountId,
         takes: &[Take],
-        mut log: impl FnMut(Key, Option<Block>),
+        mut log: Option<&mut dyn FnMut(Key, Option<Block>)>,
     ) {
         debug_assert_ne!(from, to);
         let Some(first) = takes.first() else {
@@ -456,21 +457,15 @@ impl Blocks {
         // The sender's side: owners rewritten in place, a split's low end shortened.
         let mut whole = 0usize;
         for t in takes {
-            // The block as the sender's index has it (free, so no hold or freeze): the slot
-            // is only written, never read, so its cache miss does not hold the writer up.
+            // The block as the sender's index has it (free, so no hold or freeze): unless
+            // logged, a block taken whole has only its owner written, never read, so that
+            // cache miss does not hold the writer up.
             let o = sender.0[t.pos];
-            let old = Block {
-                end: o.end,
-                unit_start: o.unit_start,
-                attrs: o.key.0,
-                labels: o.key.1,
-                owner: from,
-                hold: 0,
-                freezes: 0,
-            };
-            debug_assert_eq!(self.slab[t.slot].with(self.owners[t.slot]), old);
+            debug_assert_eq!(self.owners[t.slot], from);
             debug_assert_eq!((o.key.2, o.slot, o.end), (t.start, t.slot, t.range.end()));
-            log((issuing, t.start), Some(old));
+            if let Some(log) = log.as_mut() {
+                log((issuing, t.start), Some(self.slab[t.slot].with(from)));
+            }
             let cut = t.range.start();
             if cut == t.start {
                 self.owners[t.slot] = to;
@@ -478,9 +473,13 @@ impl Blocks {
                 incoming.push((Owned { free: true, ..o }, 0));
             } else {
                 let block = Block {
+                    end: o.end,
+                    unit_start: self.slab[t.slot].unit_start + (cut - t.start),
+                    attrs: o.key.0,
+                    labels: o.key.1,
                     owner: to,
-                    unit_start: old.unit_start + (cut - t.start),
-                    ..old
+                    hold: 0,
+                    freezes: 0,
                 };
                 let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, cut, block);
                 // The high end goes into the serial order right after the block it came
@@ -496,11 +495,12 @@ impl Blocks {
                 }
                 self.count += 1;
                 sender.0[t.pos].end = cut - 1;
-                log((issuing, cut), None);
+                if let Some(log) = log.as_mut() {
+                    log((issuing, cut), None);
+                }
                 incoming.push((
                     Owned {
                         key: (o.key.0, o.key.1, cut),
-                        unit_start: block.unit_start,
                         slot,
                         free: true,
                         ..o
@@ -586,7 +586,7 @@ impl Blocks {
         x: u64,
         lslot: u32,
         rslot: u32,
-        log: &mut impl FnMut(Key, Option<Block>),
+        log: &mut Option<&mut dyn FnMut(Key, Option<Block>)>,
     ) {
         let (l, r) = (self.at(lslot), self.at(rslot));
         let ls = self.slab[lslot].start;
@@ -594,14 +594,18 @@ impl Blocks {
         if l.end.checked_add(1) != Some(x) || !RegistryState::mergeable(&l, ls, &r) {
             return;
         }
-        log((issuing, x), Some(r));
+        if let Some(log) = log.as_mut() {
+            log((issuing, x), Some(r));
+        }
         // `r` leaves the serial order: its predecessor is `l`.
         self.slab[lslot].next = self.slab[rslot].next;
         self.unanchor(issuing, rslot);
         self.count -= 1;
         self.unindex(&r, x);
         self.free.push(rslot);
-        log((issuing, ls), Some(l));
+        if let Some(log) = log.as_mut() {
+            log((issuing, ls), Some(l));
+        }
         self.set_at((issuing, ls), lslot, Block { end: r.end, ..l });
     }
 }

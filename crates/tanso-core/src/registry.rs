@@ -897,19 +897,19 @@ impl RegistryState {
                 range: t.range,
             })
             .collect();
-        let (logging, undo) = (self.logging, &mut self.undo);
-        self.blocks.hand_over(issuing, from, to, &plan, |k, b| {
-            if logging {
-                undo.push(Undo::Block(k, b));
-            }
-        });
+        let undo = &mut self.undo;
+        let mut push = |k, b| undo.push(Undo::Block(k, b));
+        let log = self
+            .logging
+            .then_some(&mut push as &mut dyn FnMut(crate::blocks::Key, Option<Block>));
+        self.blocks.hand_over(issuing, from, to, &plan, log);
         Ok(ranges)
     }
 
     /// Reads what deciding `cmds` reads first, for transfers: both accounts, each one's lowest
     /// blocks (where the sender's selection starts and the recipient's new blocks usually
     /// land), and the owners of the blocks the sender's quantity will likely take (which the
-    /// hand-over writes). A caller deciding a batch touches several commands ahead this way, so
+    /// hand-over writes, and the record of the one it splits). A caller deciding a batch touches several commands ahead this way, so
     /// that their cache misses overlap. The reads go in stages over all the commands (accounts
     /// and where their indexes live; then the low ends of those indexes; then the owners), so
     /// that each stage's addresses are known before it starts and its loads are in flight
@@ -944,7 +944,8 @@ impl RegistryState {
                     touched ^= o.end;
                 }
             }
-            // Stage 3: the owners of the sender's lowest blocks, until the quantity is reached.
+            // Stage 3: the owners of the sender's lowest blocks, until the quantity is reached,
+            // and the record of the one it splits.
             for (k, cmd) in chunk.iter().enumerate() {
                 let Command::Transfer {
                     units: UnitSelection::Quantity { quantity, .. },
@@ -958,6 +959,10 @@ impl RegistryState {
                     touched ^= self.blocks.owner_at(o.slot).0;
                     let n = o.end - o.key.2 + 1;
                     if n >= left {
+                        // The block a quantity splits: its record is read for its unit ids.
+                        if n > left {
+                            touched ^= self.blocks.unit_start_at(o.slot);
+                        }
                         break;
                     }
                     left -= n;
@@ -3088,7 +3093,7 @@ impl RegistryState {
                         a.0
                     ));
                 }
-                if (o.end, o.unit_start, o.free) != (b.end, b.unit_start, b.is_free()) {
+                if (o.end, o.free) != (b.end, b.is_free()) {
                     return Err(format!(
                         "account index of {} has a stale end or hold flag for serial {s}",
                         a.0
