@@ -11,7 +11,7 @@
 //!
 //! The serial order is a list per issuing registry through the records (`Rec::next`), with a
 //! sparse map of anchors (`Anchors`: first serial → slot, always including the lowest block).
-//! A lookup by serial starts at the last anchor at or below it and walks the list. A split
+//! A lookup by serial starts at the last anchor below it and walks the list. A split
 //! knows its block's slot, so its high end is linked right after it without a search, and is
 //! an anchor once in [`ANCHOR_EVERY`] splits; a merge knows both slots from the owner's index.
 //! Blocks put by the general paths (issuance, carving, replay) are all anchors, and a walk of
@@ -50,7 +50,7 @@ const LONG_WALK: usize = 64;
 /// The anchors of the serial order: for each issuing registry (a state holds units of a few),
 /// first serial → slot of some of its blocks, always including the lowest. The serial order
 /// itself is a list through the records (`Rec::next`), per registry, ascending; a lookup
-/// starts at the last anchor at or below the serial and walks the list from there.
+/// starts at the last anchor below the serial and walks the list from there.
 #[derive(Clone, Default)]
 struct Anchors(Vec<(RegistryId, BTreeMap<u64, u32>)>);
 
@@ -695,9 +695,10 @@ impl Rec {
 /// Slots in a chunk of the slab: 16,384 records.
 const SLAB_CHUNK_BITS: u32 = 14;
 
-/// Per-slot values (the block records, their owners), in chunks of a fixed size: growing never moves the records already
-/// stored, where a `Vec` doubling would copy all of them into fresh memory whose every page the
-/// kernel zeroes first (the writer's largest growth cost at millions of blocks).
+/// Per-slot values (the block records, their owners), in chunks of a fixed size: growing never
+/// moves the values already stored, where a `Vec` doubling would copy all of them into fresh
+/// memory whose every page the kernel zeroes first (the writer's largest growth cost at
+/// millions of blocks).
 #[derive(Clone)]
 struct Slab<T> {
     chunks: Vec<Vec<T>>,

@@ -908,13 +908,14 @@ impl RegistryState {
 
     /// Reads what deciding `cmds` reads first, for transfers: both accounts, each one's lowest
     /// blocks (where the sender's selection starts and the recipient's new blocks usually
-    /// land), and the owners of the blocks the sender's quantity will likely take (which the
-    /// hand-over writes, and the record of the one it splits). A caller deciding a batch touches several commands ahead this way, so
-    /// that their cache misses overlap. The reads go in stages over all the commands (accounts
-    /// and where their indexes live; then the low ends of those indexes; then the owners), so
-    /// that each stage's addresses are known before it starts and its loads are in flight
-    /// together, rather than one chain of dependent loads per command. Returns a value of no
-    /// meaning, for the caller to keep the reads alive; changes nothing.
+    /// land), the owners of the blocks the sender's quantity will likely take (which the
+    /// hand-over writes), and the record of the one it splits. A caller deciding a batch
+    /// touches several commands ahead this way, so that their cache misses overlap. The reads
+    /// go in stages over all the commands (accounts and where their indexes live; then the low
+    /// ends of those indexes; then the owners), so that each stage's addresses are known
+    /// before it starts and its loads are in flight together, rather than one chain of
+    /// dependent loads per command. Returns a value of no meaning, for the caller to keep the
+    /// reads alive; changes nothing.
     pub fn warm(&self, cmds: &[&Command]) -> u64 {
         const AT_ONCE: usize = 16;
         let mut touched = 0u64;
