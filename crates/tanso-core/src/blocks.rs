@@ -157,10 +157,10 @@ pub(crate) struct Blocks {
     by_owner: IdMap<AccountId, AccountBlocks>,
     /// Reused by `hand_over`: the entries handed to the recipient, and their positions.
     scratch: Vec<(Owned, usize)>,
-    /// Tests only: anchor a new block in `put` once in [`ANCHOR_EVERY`], as splits are, so
-    /// that the general paths meet long walks too.
+    /// Tests only: if not 0, `put` anchors a new block only once in this many (besides the
+    /// lowest), so that the general paths meet long walks too.
     #[cfg(test)]
-    sparse: bool,
+    sparse: usize,
 }
 
 impl Blocks {
@@ -339,8 +339,8 @@ impl Blocks {
     /// anchors.
     fn dense(&self) -> bool {
         #[cfg(test)]
-        if self.sparse {
-            return self.count.is_multiple_of(ANCHOR_EVERY as usize);
+        if self.sparse > 0 {
+            return self.count.is_multiple_of(self.sparse);
         }
         true
     }
@@ -778,7 +778,7 @@ mod tests {
         /// repair of walks longer than `LONG_WALK`).
         #[test]
         fn serial_order_as_one_map_of_pairs(
-            sparse in any::<bool>(),
+            sparse in prop_oneof![Just(0usize), Just(ANCHOR_EVERY as usize)],
             ops in prop::collection::vec((0u8..3, 0u64..400, any::<bool>(), 0u64..4), 1..600),
             ranges in prop::collection::vec((0u8..3, 0u64..420, 0u64..420), 1..20),
         ) {
@@ -820,7 +820,7 @@ mod tests {
     fn serial_order_keeps_registries_apart_and_its_lowest_block_anchored() {
         let (ind, jpn) = (registry(0), registry(1));
         let mut blocks = Blocks {
-            sparse: true,
+            sparse: ANCHOR_EVERY as usize,
             ..Blocks::default()
         };
         blocks.put((jpn, 0), Some(block(0, 1)));
@@ -836,5 +836,28 @@ mod tests {
         assert_eq!(blocks.check_order(), Ok(()));
         assert_eq!(blocks.get(&(ind, u64::MAX)), Some(block(u64::MAX, 2)));
         assert_eq!(blocks.len(), 2);
+    }
+
+    #[test]
+    fn a_long_walk_in_a_changing_command_leaves_an_anchor_where_it_stopped() {
+        let r = registry(0);
+        // `put` anchors nothing but the lowest block of its own accord here: each insert at
+        // the end walks the list from the last anchor, and a walk of more than `LONG_WALK`
+        // steps anchors where it stopped.
+        let mut blocks = Blocks {
+            sparse: usize::MAX,
+            ..Blocks::default()
+        };
+        for s in 0..200u64 {
+            blocks.put((r, s * 10), Some(block(s * 10 + 9, 1)));
+        }
+        assert_eq!(blocks.check_order(), Ok(()));
+        let anchors = blocks.anchors.of(r).map_or(0, |m| m.len());
+        assert_eq!(anchors, 200 / (LONG_WALK + 2) + 1);
+        let longest = (0..200u64).map(|s| blocks.seek(r, s * 10).2).max();
+        assert_eq!(longest, Some(LONG_WALK));
+        // Reading walks as far but changes nothing.
+        assert_eq!(blocks.get(&(r, 1_990)), Some(block(1_999, 1)));
+        assert_eq!(blocks.anchors.of(r).map_or(0, |m| m.len()), anchors);
     }
 }
