@@ -604,7 +604,7 @@ fn format_line(w: &str, m: &Measured, sync_mode: &str) -> String {
         let i = ((ack.len() as f64) * q) as usize;
         ack[i.min(ack.len() - 1)] as f64 / 1000.0
     };
-    let s = m.elapsed.as_secs_f64().max(1e-9);
+    let s = m.elapsed.as_secs_f64();
     let codes = if m.rejected_codes.is_empty() {
         "none".to_string()
     } else {
@@ -619,14 +619,14 @@ fn format_line(w: &str, m: &Measured, sync_mode: &str) -> String {
          ack_ms_p50={:.3} ack_ms_p99={:.3} peak_rss_mib={} syncs={} syncs_per_s={:.0} \
          sync_mode=\"{sync_mode}\" rejected={} rejected_codes={codes}",
         m.accepted,
-        m.accepted as f64 / s,
+        per_second(m.accepted, m.elapsed),
         pct(0.50),
         pct(0.99),
         m.peak_rss_mib
             .or_else(peak_rss_mib)
             .map_or("n/a".to_string(), |v| v.to_string()),
         m.syncs,
-        m.syncs as f64 / s,
+        per_second(m.syncs, m.elapsed),
         m.rejected,
     );
     for (k, v) in &m.extra {
@@ -1131,7 +1131,7 @@ fn blocks(
         "floor_transfers_per_s_last_tenth",
         format!("{:.0}", floor.last_tenth_rate()),
     );
-    let per_s = m.accepted as f64 / m.elapsed.as_secs_f64().max(1e-9);
+    let per_s = per_second(m.accepted, m.elapsed);
     m.extra("of_floor", format!("{:.2}", per_s / floor.rate()));
     let agree = floor.taken == audit.ranges
         && floor.block_count() == state.block_count()
@@ -1251,16 +1251,21 @@ impl Floor {
     }
 
     fn rate(&self) -> f64 {
-        self.transfers as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        per_second(self.transfers, self.elapsed)
     }
 
     fn last_tenth_rate(&self) -> f64 {
-        self.tail_transfers as f64 / self.tail.as_secs_f64().max(1e-9)
+        per_second(self.tail_transfers, self.tail)
     }
 
     fn block_count(&self) -> usize {
         self.accounts.iter().map(Vec::len).sum()
     }
+}
+
+/// `n` per second over `d` (a measurement, never an amount), without dividing by zero.
+fn per_second(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
 }
 
 /// Transfers per second over the last tenth of the batches (all full batches of `BATCH`,
