@@ -111,6 +111,25 @@ impl<V: Copy + Default> FpTable<V> {
         self.get(fp).is_some()
     }
 
+    /// Asks the CPU for the line of `fp`'s home slot (where a lookup or an insert of it
+    /// starts) without waiting for it: a look-ahead that, unlike a lookup, does not hold the
+    /// core while the line is on its way, so many can be in flight at once.
+    pub(crate) fn prefetch(&self, fp: u64) {
+        let key = Self::key(fp);
+        let t = &self.tables[Self::shard(key)];
+        let Some(mask) = t.slots.len().checked_sub(1) else {
+            return;
+        };
+        let slot: *const Slot<V> = &t.slots[key as usize & mask];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: an address inside the table; a prefetch reads nothing architecturally.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.tables.iter().map(|t| t.len).sum()

@@ -1142,16 +1142,15 @@ impl<S: Store> Node<S> {
         Ok(())
     }
 
-    /// Whether an earlier batch bound an id with fingerprint `fp` (accepted or rejected).
-    /// Touches what deciding `subs` will read (their ids in the index, and for transfers the
-    /// accounts and their lowest blocks), all at once: their cache misses overlap here instead
-    /// of coming one after another as each command is decided. Reads only; no effect on any
-    /// answer.
+    /// Brings in what deciding `subs` will read, all at once, so that their cache misses
+    /// overlap here instead of coming one after another as each command is decided: their ids'
+    /// slots in the index (prefetched, not waited for) and, for transfers, the accounts and
+    /// their lowest blocks (read). No effect on any answer.
     fn warm(&self, subs: &[Submission]) {
-        let mut touched = 0u64;
         for sub in subs {
-            touched ^= u64::from(self.accepted.contains(fingerprint(&sub.id)));
+            self.accepted.prefetch(fingerprint(&sub.id));
         }
+        let mut touched = 0u64;
         // Each run of commands on one chain is warmed together (a batch is usually one run).
         let mut run: Vec<&Command> = Vec::with_capacity(subs.len());
         let mut run_ix = None;
