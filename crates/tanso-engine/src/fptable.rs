@@ -120,14 +120,7 @@ impl<V: Copy + Default> FpTable<V> {
         let Some(mask) = t.slots.len().checked_sub(1) else {
             return;
         };
-        let slot: *const Slot<V> = &t.slots[key as usize & mask];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: an address inside the table; a prefetch reads nothing architecturally.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
+        crate::prefetch_line(&t.slots[key as usize & mask]);
     }
 
     #[cfg(test)]

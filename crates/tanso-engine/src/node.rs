@@ -131,21 +131,10 @@ struct Loc(u32, u64);
 /// another core's cache), without waiting: they arrive while the commands before them are
 /// decided, instead of when each is moved out of the batch.
 fn prefetch_submissions(subs: &[Submission]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let bytes = std::mem::size_of_val(subs);
-        let base = subs.as_ptr().cast::<u8>();
-        for off in (0..bytes).step_by(64) {
-            // SAFETY: an address inside `subs`; a prefetch reads nothing architecturally.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    base.add(off).cast(),
-                );
-            }
-        }
+    let base = subs.as_ptr().cast::<u8>();
+    for off in (0..std::mem::size_of_val(subs)).step_by(64) {
+        crate::prefetch_line(base.wrapping_add(off));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = subs;
 }
 
 /// In-memory fingerprint of a command id (FNV-1a, then a 64-bit finalizer). Only used to
@@ -1173,6 +1162,7 @@ impl<S: Store> Node<S> {
         std::hint::black_box(touched);
     }
 
+    /// Whether an earlier batch bound an id with fingerprint `fp` (accepted or rejected).
     fn seen_before(&self, fp: u64) -> bool {
         self.accepted.contains(fp) || self.rejected.contains(&fp)
     }
