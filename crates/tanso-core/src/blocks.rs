@@ -247,6 +247,11 @@ impl Blocks {
         Some(((r, self.slab[hit].start), self.at(hit)))
     }
 
+    /// The block of registry `key.0` that holds serial `key.1`, with its key.
+    pub(crate) fn containing(&self, (r, s): Key) -> Option<(Key, Block)> {
+        self.at_or_before((r, s)).filter(|(_, b)| b.end >= s)
+    }
+
     /// The blocks of registry `r` starting in `lo..=hi`, in serial order.
     pub(crate) fn range(
         &self,
@@ -316,23 +321,27 @@ impl Blocks {
                 self.index(&b, s, slot);
                 None
             }
-            (None, Some(slot)) => {
-                let next = self.slab[slot].next;
-                self.unanchor(r, slot);
-                match prev {
-                    Some(p) => self.slab[p].next = next,
-                    // The new lowest block becomes an anchor.
-                    None if next != NIL => self.anchor(r, next),
-                    None => {}
-                }
-                self.count -= 1;
-                let old = self.at(slot);
-                self.unindex(&old, s);
-                self.free.push(slot);
-                Some(old)
-            }
+            (None, Some(slot)) => Some(self.remove_at(r, prev, slot)),
             (None, None) => None,
         }
+    }
+
+    /// Takes the block in `slot` out of registry `r`'s serial order (`prev` is the slot
+    /// before it, if any), out of its owner's index, and frees the slot; returns the block.
+    fn remove_at(&mut self, r: RegistryId, prev: Option<u32>, slot: u32) -> Block {
+        let (start, next) = (self.slab[slot].start, self.slab[slot].next);
+        self.unanchor(r, slot);
+        match prev {
+            Some(p) => self.slab[p].next = next,
+            // The new lowest block becomes an anchor.
+            None if next != NIL => self.anchor(r, next),
+            None => {}
+        }
+        self.count -= 1;
+        let old = self.at(slot);
+        self.unindex(&old, start);
+        self.free.push(slot);
+        old
     }
 
     /// Whether `put` anchors every new block: always, but in tests that ask for sparse
@@ -598,11 +607,7 @@ impl Blocks {
             log((issuing, x), Some(r));
         }
         // `r` leaves the serial order: its predecessor is `l`.
-        self.slab[lslot].next = self.slab[rslot].next;
-        self.unanchor(issuing, rslot);
-        self.count -= 1;
-        self.unindex(&r, x);
-        self.free.push(rslot);
+        self.remove_at(issuing, Some(lslot), rslot);
         if let Some(log) = log.as_mut() {
             log((issuing, ls), Some(l));
         }

@@ -721,8 +721,8 @@ impl RegistryState {
     fn blocks_overlapping(&self, r: &IssuedRange) -> bool {
         let before = self
             .blocks
-            .at_or_before((r.issuing, r.range.start()))
-            .is_some_and(|(_, b)| b.end >= r.range.start());
+            .containing((r.issuing, r.range.start()))
+            .is_some();
         before
             || self
                 .blocks

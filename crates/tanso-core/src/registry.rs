@@ -471,8 +471,7 @@ impl RegistryState {
     /// The block containing a serial, if any.
     pub fn block_at(&self, issuing: RegistryId, serial: u64) -> Option<BlockView> {
         self.blocks
-            .at_or_before((issuing, serial))
-            .filter(|(_, b)| b.end >= serial)
+            .containing((issuing, serial))
             .map(|((i, s), b)| self.view(i, s, b))
     }
 
@@ -2281,8 +2280,7 @@ impl RegistryState {
         let mut out = Vec::new();
         let first = self
             .blocks
-            .at_or_before((r.issuing, r.range.start()))
-            .filter(|(_, b)| b.end >= r.range.start())
+            .containing((r.issuing, r.range.start()))
             .map(|((_, s), b)| (s, b))?;
         let mut expect = first.1.end.checked_add(1);
         out.push(first);

@@ -13,6 +13,10 @@ pub mod proof;
 pub mod verify;
 
 pub use chains::{ChainFault, ChainRt};
+pub use engine::{system_clock, AnswerFuture, Clock, Engine};
+pub use node::{
+    Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN,
+};
 
 /// Asks the CPU for the cache line holding `p`, without waiting for it (a hint: it reads
 /// nothing architecturally, and does nothing off x86-64).
@@ -25,7 +29,3 @@ fn prefetch_line<T>(p: *const T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
 }
-pub use engine::{system_clock, AnswerFuture, Clock, Engine};
-pub use node::{
-    Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN,
-};
