@@ -23,6 +23,37 @@ fn curl(args: &[&str]) -> (u16, Value) {
     )
 }
 
+/// An index capacity past the largest taken is a usage error; one whose index does not fit in
+/// the memory available is refused before the data directory is touched.
+#[test]
+fn serve_refuses_an_index_capacity_it_cannot_provision() {
+    let s = Sandbox::new();
+    let out = s.run(&["serve", "--index-capacity", "1000000001"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--index-capacity"));
+    let available_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .expect("meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("MemAvailable");
+    // A billion commands take 51 GB of index.
+    if available_kib < 50 << 20 {
+        let out = s.run(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--index-capacity",
+            "1000000000",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("MiB of memory is available"), "{stderr}");
+        let untouched = std::fs::read_dir(&s.data).map_or(true, |mut d| d.next().is_none());
+        assert!(untouched, "the refused serve wrote into the data directory");
+    }
+}
+
 #[test]
 fn serve_answers_a_real_client_and_stops_gracefully_on_sigterm() {
     let s = Sandbox::new();
@@ -38,7 +69,8 @@ fn serve_answers_a_real_client_and_stops_gracefully_on_sigterm() {
     assert!(token.starts_with("tanso_"));
     // A second bootstrap is refused.
     assert!(!s.run(&["admin", "bootstrap"]).status.success());
-    let (mut child, base) = s.serve(&[]);
+    // Provisioned for 100,000 accepted commands: the demo's are indexed into it at open.
+    let (mut child, base) = s.serve_with(&["--index-capacity", "100000"]);
     let auth = format!("Authorization: Bearer {token}");
     let (code, v) = curl(&[&format!("{base}/health")]);
     assert_eq!((code, v["status"].as_str()), (200, Some("ok")));

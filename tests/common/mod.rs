@@ -114,6 +114,19 @@ impl Sandbox {
         spawn_serve(cmd)
     }
 
+    /// `tanso serve --listen 127.0.0.1:0` with `flags` of its own (as `--index-capacity N`).
+    pub fn serve_with(&self, flags: &[&str]) -> (std::process::Child, String) {
+        let mut cmd = Command::new(TANSO);
+        cmd.arg("--data")
+            .arg(&self.data)
+            .arg("--keys")
+            .arg(&self.keys)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(flags)
+            .stderr(std::process::Stdio::piped());
+        spawn_serve(cmd)
+    }
+
     /// `tanso demo` into this sandbox; panics unless it succeeds.
     pub fn demo(&self) {
         let out = self.run(&["demo"]);

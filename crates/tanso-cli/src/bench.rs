@@ -86,6 +86,13 @@ pub struct TransfersArgs {
     /// under valgrind or perf). Peak RSS is then the process's, across workloads.
     #[arg(long)]
     in_process: bool,
+    /// Accepted commands each workload's node is provisioned for, as `tanso serve
+    /// --index-capacity`: its index of accepted commands is made when it opens (untimed), so
+    /// that the writer does not grow it during the run. 0: it grows as commands are accepted.
+    /// The default covers the ten million transfers of `blocks`, or ten seconds at a million
+    /// a second.
+    #[arg(long, default_value_t = 10_500_000, value_parser = clap::value_parser!(u64).range(0..=crate::INDEX_CAPACITY_MAX))]
+    index_capacity: u64,
     /// With --db: the owner role's URL, to migrate (and drop) one throw-away schema per
     /// workload (default: the --db URL itself, which must then be allowed to create schemas).
     #[arg(long)]
@@ -217,6 +224,8 @@ fn orchestrate(cli: &Cli, root: &Path, args: &TransfersArgs, workloads: &[&str])
             .arg(args.blocks_seconds_max.to_string())
             .arg("--seed")
             .arg(args.seed.to_string())
+            .arg("--index-capacity")
+            .arg(args.index_capacity.to_string())
             .args(args.shadow.then_some("--shadow"))
             .args(cli.db.iter().flat_map(|db| ["--db", db.as_str()]))
             .args(
@@ -558,7 +567,16 @@ fn service_role_of(url: &str) -> String {
 
 fn run_workload(w: &str, at: &crate::Location, args: &TransfersArgs) -> Result<String> {
     let seconds = Duration::from_secs(args.seconds);
-    let mut node = crate::open_node(at)?;
+    let index_capacity = usize::try_from(args.index_capacity)?;
+    let opening = Instant::now();
+    let mut node = crate::open_node_with(
+        at,
+        tanso_engine::NodeConfig {
+            index_capacity,
+            ..Default::default()
+        },
+    )?;
+    let open_s = opening.elapsed().as_secs_f64();
     let fixture = Fixture::new()?;
     let (accounts, units) = match w {
         "hot16" => (HOT_ACCOUNTS, UNITS_PER_ACCOUNT),
@@ -589,6 +607,8 @@ fn run_workload(w: &str, at: &crate::Location, args: &TransfersArgs) -> Result<S
         other => bail!("unknown workload {other}"),
     };
     m.extra("setup_s", format!("{setup_s:.1}"));
+    m.extra("index_capacity", index_capacity);
+    m.extra("open_s", format!("{open_s:.1}"));
     m.extra("accounts", accounts);
     m.extra("input", "core_commands_no_json");
     Ok(format_line(w, &m, &sync_mode))

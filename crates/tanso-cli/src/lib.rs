@@ -20,7 +20,7 @@ pub mod report;
 pub mod store;
 
 use crate::store::AnyStore;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -173,6 +173,12 @@ pub enum Cmd {
         /// Log level: error, warn, info, debug.
         #[arg(long, default_value = "info")]
         log: String,
+        /// Accepted commands to provision for: the index of every accepted command is made
+        /// for that many when the node opens (32 to 64 bytes of memory each, taken at once;
+        /// refused if the machine does not have it), so that the writer does not grow it under
+        /// load. Past it, the index grows. 0: it grows as needed from the start.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=INDEX_CAPACITY_MAX))]
+        index_capacity: u64,
     },
     /// Access administration: `bootstrap` creates the first registry administrator once and
     /// prints a one-time token.
@@ -295,11 +301,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             listen,
             body_limit,
             log,
+            index_capacity,
         } => {
             init_logs(log);
             let mut config = api::Config::new(&cli.data, &cli.keys);
             config.location = cli.location();
             config.body_limit_bytes = *body_limit;
+            config.index_capacity = usize::try_from(*index_capacity)?;
             api::serve(config, listen)
         }
         Cmd::Migrate { service_role } => {
@@ -352,6 +360,39 @@ fn init_logs(level: &str) {
         .try_init();
 }
 
+/// Refuses an index capacity whose memory the machine does not have available now (it is taken
+/// at once when the node opens; asking for more would end the process, not fail the open).
+fn check_index_fits(commands: usize) -> Result<()> {
+    if commands == 0 {
+        return Ok(());
+    }
+    let mib = |b: usize| b.div_ceil(1 << 20);
+    let Some(needed) = tanso_engine::index_bytes(commands) else {
+        bail!("--index-capacity {commands}: no machine has the memory for that index");
+    };
+    if let Some(available) = mem_available_bytes() {
+        if needed > available {
+            bail!(
+                "--index-capacity {commands}: the index needs {} MiB, and {} MiB of memory is available",
+                mib(needed),
+                mib(available)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `MemAvailable` of /proc/meminfo, in bytes (`None` where there is no such file).
+fn mem_available_bytes() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The largest `--index-capacity` taken: a billion commands (51 GB of index).
+pub const INDEX_CAPACITY_MAX: u64 = 1_000_000_000;
+
 pub fn open_store(at: &Location) -> Result<AnyStore> {
     at.open()
         .with_context(|| format!("open store {}", at.describe()))
@@ -360,12 +401,18 @@ pub fn open_store(at: &Location) -> Result<AnyStore> {
 /// Opens the node as the writer; on a shared store whose writer is another live instance,
 /// as a reader (reads work, commands are refused as fenced).
 pub fn open_node(at: &Location) -> Result<Node<AnyStore>> {
+    open_node_with(at, NodeConfig::default())
+}
+
+/// [`open_node`] with the node's configuration (as `serve --index-capacity` sets it).
+pub fn open_node_with(at: &Location, config: NodeConfig) -> Result<Node<AnyStore>> {
+    check_index_fits(config.index_capacity)?;
     let mut store = open_store(at)?;
     let node = match store.acquire_writer() {
-        Ok(epoch) => Node::open_acquired(store, NodeConfig::default(), epoch),
+        Ok(epoch) => Node::open_acquired(store, config, epoch),
         Err(StoreError::WriterHeld(why)) => {
             tracing::info!("{why}; opening as a reader");
-            Node::open_reader(store, NodeConfig::default())
+            Node::open_reader(store, config)
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", at.describe())),
     };

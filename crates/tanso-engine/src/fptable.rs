@@ -6,6 +6,13 @@
 //! fingerprint bits 40..46 (a table's own slot comes from the low bits): a table grows by
 //! rehashing a sixty-fourth of the entries, not all of them at once.
 //!
+//! A table can also be made for a number of entries at once ([`FpTable::with_capacity`]): it
+//! then takes that many without growing. Growing rehashes a table into a fresh array twice the
+//! size, whose memory the system hands over page by page as it is first written; on the
+//! writer, at a million commands a second, that is about a seventh of its time (see
+//! `docs/BENCHMARKS.md`, fifteenth round). A node provisioned for its load makes the arrays
+//! when it opens.
+//!
 //! Fingerprints 0 and 1 are one key (0 marks an empty slot): to the caller that is a
 //! fingerprint collision, which it already resolves against the stored ids.
 
@@ -83,6 +90,47 @@ impl<V: Copy + Default> FpTable<V> {
         }
     }
 
+    /// The slots of each shard's array in a table made for `entries` (`None` past any memory).
+    fn shard_slots(entries: usize) -> Option<usize> {
+        // A shard's share, with room for the fingerprints' spread, at most three quarters full.
+        let share = entries.div_ceil(SHARDS).saturating_add(entries.isqrt());
+        share
+            .checked_mul(4)
+            .map(|x| x.div_ceil(3))
+            .and_then(usize::checked_next_power_of_two)
+    }
+
+    /// The bytes of a table made for `entries` (`None` past any memory).
+    pub(crate) fn bytes_for(entries: usize) -> Option<usize> {
+        match entries {
+            0 => Some(0),
+            n => Self::shard_slots(n)?
+                .checked_mul(SHARDS)?
+                .checked_mul(std::mem::size_of::<Slot<V>>()),
+        }
+    }
+
+    /// A table that takes `entries` (spread over the shards as fingerprints are) without
+    /// growing: each shard's array made now, every slot written, so its memory is in hand.
+    /// Refused, with nothing kept, if the memory cannot be had.
+    pub(crate) fn with_capacity(entries: usize) -> Result<Self, std::collections::TryReserveError> {
+        if entries == 0 {
+            return Ok(Self::new());
+        }
+        let slots = Self::shard_slots(entries).unwrap_or(usize::MAX);
+        let mut tables = Vec::with_capacity(SHARDS);
+        for _ in 0..SHARDS {
+            let mut array = Vec::new();
+            array.try_reserve_exact(slots)?;
+            array.resize(slots, Slot::default());
+            tables.push(Table {
+                slots: array,
+                len: 0,
+            });
+        }
+        Ok(FpTable { tables })
+    }
+
     fn key(fp: u64) -> u64 {
         fp.max(1)
     }
@@ -121,6 +169,11 @@ impl<V: Copy + Default> FpTable<V> {
             return;
         };
         crate::prefetch_line(&t.slots[key as usize & mask]);
+    }
+
+    #[cfg(test)]
+    fn slots(&self) -> usize {
+        self.tables.iter().map(|t| t.slots.len()).sum()
     }
 
     #[cfg(test)]
@@ -174,6 +227,60 @@ mod tests {
                 prop_assert!(table.contains(fp));
             }
         }
+    }
+
+    proptest! {
+        /// A table made for n entries takes n random fingerprints without growing (none of its
+        /// shards rehashes), and answers as a map does.
+        #[test]
+        fn a_table_made_for_n_takes_n_without_growing(
+            n in 1usize..6000,
+            fps in prop::collection::vec(any::<u64>(), 6000),
+        ) {
+            let mut table = FpTable::with_capacity(n).expect("a small table fits");
+            let made = table.slots();
+            prop_assert!(made >= n * 4 / 3, "{made} slots for {n}");
+            let mut model: HashMap<u64, usize> = HashMap::new();
+            for (i, &fp) in fps[..n].iter().enumerate() {
+                table.prefetch(fp);
+                prop_assert_eq!(table.insert(fp, i), model.insert(fp.max(1), i));
+            }
+            prop_assert_eq!(table.slots(), made);
+            prop_assert_eq!(table.len(), model.len());
+            for &fp in &fps {
+                prop_assert_eq!(table.get(fp), model.get(&fp.max(1)).copied());
+            }
+        }
+    }
+
+    #[test]
+    fn a_table_past_its_capacity_grows() {
+        let mut table = FpTable::with_capacity(100).expect("a small table fits");
+        let made = table.slots();
+        for fp in 0..10_000u64 {
+            table.insert(fp.wrapping_mul(0x9e37_79b9_7f4a_7c15), fp);
+        }
+        assert!(table.slots() > made);
+        assert_eq!(table.len(), 10_000);
+        assert_eq!(
+            table.get(77u64.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            Some(77)
+        );
+    }
+
+    #[test]
+    fn a_table_too_large_for_memory_is_refused() {
+        assert!(FpTable::<u32>::with_capacity(usize::MAX).is_err());
+        assert!(FpTable::<u32>::with_capacity(usize::MAX / 8).is_err());
+        let empty = FpTable::<u32>::with_capacity(0).expect("no memory needed");
+        assert_eq!(empty.slots(), 0);
+        assert_eq!(FpTable::<u32>::bytes_for(usize::MAX / 8), None);
+        assert_eq!(FpTable::<u32>::bytes_for(0), Some(0));
+        let made = FpTable::<u32>::with_capacity(3000).expect("a small table fits");
+        assert_eq!(
+            FpTable::<u32>::bytes_for(3000),
+            Some(made.slots() * std::mem::size_of::<Slot<u32>>())
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub mod verify;
 pub use chains::{ChainFault, ChainRt};
 pub use engine::{system_clock, AnswerFuture, Clock, Engine};
 pub use node::{
-    Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission, SEAL_ON_THREAD_MIN,
+    index_bytes, Accepted, Answer, Node, NodeConfig, NodeError, Outcome, Submission,
+    SEAL_ON_THREAD_MIN,
 };
 
 /// Asks the CPU for the cache line holding `p`, without waiting for it (a hint: it reads

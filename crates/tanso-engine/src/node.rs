@@ -83,6 +83,8 @@ pub enum NodeError {
     Poisoned,
     #[error("another writer took over; this node can no longer append")]
     Fenced,
+    #[error("memory: {0}")]
+    Memory(String),
 }
 
 impl From<crate::chains::LoadError> for NodeError {
@@ -94,10 +96,21 @@ impl From<crate::chains::LoadError> for NodeError {
     }
 }
 
+/// The memory, in bytes, of the accepted-command index of a node provisioned for `commands`
+/// (`NodeConfig::index_capacity`), taken when it opens; `None` if no machine has that much.
+pub fn index_bytes(commands: usize) -> Option<usize> {
+    AcceptedIndex::bytes_for(commands)
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct NodeConfig {
     /// Chains this node may write; `None` means any chain opened here.
     pub hosted: Option<BTreeSet<ChainId>>,
+    /// Accepted commands the node is provisioned for: its index of them is made for that many
+    /// when it opens, so that it takes them without growing on the writer (see
+    /// [`crate::fptable`]). 0: the index starts empty and grows as commands are accepted.
+    /// Either way it holds every command; past the capacity it grows.
+    pub index_capacity: usize,
 }
 
 /// Identity hasher for keys that are already hashes.
@@ -615,6 +628,12 @@ impl<S: Store> Node<S> {
 
     fn load(mut store: S, config: NodeConfig, epoch: u64, writer: bool) -> Result<Self, NodeError> {
         let secret = Node::<S>::secret(&mut store, writer)?;
+        let accepted = AcceptedIndex::with_capacity(config.index_capacity).map_err(|e| {
+            NodeError::Memory(format!(
+                "no room for an index of {} accepted commands: {e}",
+                config.index_capacity
+            ))
+        })?;
         let mut node = Node {
             run_cache: std::cell::RefCell::new(None),
             store: Some(store),
@@ -623,7 +642,7 @@ impl<S: Store> Node<S> {
             config,
             chains: Vec::new(),
             chain_ix: BTreeMap::new(),
-            accepted: AcceptedIndex::new(),
+            accepted,
             accepted_collisions: FpMap::default(),
             rejected: FpSet::default(),
             poisoned: false,

@@ -26,6 +26,7 @@ fn hosting(chains: &[&str]) -> NodeConfig {
                 .map(|c| ChainId::parse(c).expect("chain id"))
                 .collect::<BTreeSet<_>>(),
         ),
+        index_capacity: 0,
     }
 }
 

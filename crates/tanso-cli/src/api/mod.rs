@@ -17,7 +17,7 @@ pub mod perms;
 pub mod routes;
 
 use crate::store::AnyStore;
-use crate::{open_node, signing_key, trusted_keys_path};
+use crate::{open_node_with, signing_key, trusted_keys_path};
 use access::{Access, Role, User};
 use anyhow::{Context, Result};
 use axum::body::{Body, Bytes};
@@ -52,6 +52,8 @@ pub struct Config {
     pub batch_commands_max: usize,
     /// Most commands per durable commit of the writer.
     pub commit_batch_max: usize,
+    /// Accepted commands the node's index is made for when it opens (`NodeConfig`).
+    pub index_capacity: usize,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
             body_limit_bytes: 8 << 20,
             batch_commands_max: 10_000,
             commit_batch_max: 8000,
+            index_capacity: 0,
         }
     }
 }
@@ -96,7 +99,13 @@ impl Api {
     /// Opens the data directory: replays the journal, loads the access file, the signing key
     /// and the trusted keys, and starts the writer thread.
     pub fn open(config: Config) -> Result<Api> {
-        let node = open_node(&config.location)?;
+        let node = open_node_with(
+            &config.location,
+            NodeConfig {
+                index_capacity: config.index_capacity,
+                ..NodeConfig::default()
+            },
+        )?;
         Self::with_node(node, config)
     }
 
