@@ -16,6 +16,11 @@
 //! Fingerprints 0 and 1 are one key (0 marks an empty slot): to the caller that is a
 //! fingerprint collision, which it already resolves against the stored ids.
 
+use std::alloc::Layout;
+use std::mem::{align_of, size_of, MaybeUninit};
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+
 pub(crate) const SHARDS: usize = 64;
 /// Slots of a table when it first takes an entry.
 const FIRST_SLOTS: usize = 256;
@@ -27,10 +32,162 @@ struct Slot<V> {
     val: V,
 }
 
-#[derive(Default)]
-struct Table<V> {
-    slots: Vec<Slot<V>>,
+/// A table's array of slots: one allocation, every slot written when it is made. On Linux an
+/// array of 2 MiB or more is mapped from the system on its own, aligned to 2 MiB and advised into
+/// huge pages before it is written ([`crate::advise_huge_pages`]), so that all of it is backed
+/// by them: from the allocator, even aligned, a third of the id index stayed in 4 KiB pages.
+struct Slots<V> {
+    ptr: NonNull<Slot<V>>,
     len: usize,
+    /// Mapped on its own (unmapped on drop), not from the allocator.
+    mapped: bool,
+}
+
+// SAFETY: `Slots` owns its slots as a `Vec` would, and hands them out only through `&self`
+// and `&mut self`.
+unsafe impl<V: Send> Send for Slots<V> {}
+// SAFETY: as above.
+unsafe impl<V: Sync> Sync for Slots<V> {}
+
+const HUGE_PAGE: usize = 2 << 20;
+
+impl<V> Slots<V> {
+    const fn empty() -> Self {
+        Slots {
+            ptr: NonNull::dangling(),
+            len: 0,
+            mapped: false,
+        }
+    }
+
+    /// How `len` slots (at least one) are allocated; `None` past any memory.
+    fn layout(len: usize) -> Option<Layout> {
+        let bytes = len.checked_mul(size_of::<Slot<V>>())?;
+        Layout::from_size_align(bytes, align_of::<Slot<V>>()).ok()
+    }
+
+    /// The bytes mapped for `len` slots: whole huge pages.
+    fn mapped_bytes(len: usize) -> usize {
+        (len * size_of::<Slot<V>>()).next_multiple_of(HUGE_PAGE)
+    }
+
+    /// Memory for `len` slots (at least one), not yet written: mapped, or from the allocator.
+    fn allocate(len: usize) -> Option<(NonNull<Slot<V>>, bool)> {
+        let layout = Self::layout(len)?;
+        #[cfg(target_os = "linux")]
+        if layout.size() >= HUGE_PAGE {
+            let bytes = layout.size().checked_next_multiple_of(HUGE_PAGE)?;
+            let span = bytes.checked_add(HUGE_PAGE)?;
+            // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+            let at = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    span,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if at == libc::MAP_FAILED {
+                return None;
+            }
+            let start = at as usize;
+            let aligned = start.next_multiple_of(HUGE_PAGE);
+            // SAFETY: giving back the parts of the mapping before and after the aligned
+            // `bytes` (page-aligned, inside it, and never handed out).
+            unsafe {
+                if aligned > start {
+                    libc::munmap(at, aligned - start);
+                }
+                let tail = start + span - (aligned + bytes);
+                if tail > 0 {
+                    libc::munmap((aligned + bytes) as *mut libc::c_void, tail);
+                }
+            }
+            return NonNull::new(aligned as *mut Slot<V>).map(|p| (p, true));
+        }
+        // SAFETY: the layout's size is not zero (`len` > 0 and a slot holds a u64).
+        let raw = unsafe { std::alloc::alloc(layout) };
+        NonNull::new(raw.cast::<Slot<V>>()).map(|p| (p, false))
+    }
+}
+
+impl<V: Copy + Default> Slots<V> {
+    /// `len` empty slots; `None` if the memory cannot be had.
+    fn filled(len: usize) -> Option<Self> {
+        if len == 0 {
+            return Some(Self::empty());
+        }
+        let (ptr, mapped) = Self::allocate(len)?;
+        let raw = ptr.as_ptr();
+        if mapped {
+            // SAFETY: the mapping holds `len` slots, not yet written (hence `MaybeUninit`).
+            let fresh =
+                unsafe { std::slice::from_raw_parts(raw.cast::<MaybeUninit<Slot<V>>>(), len) };
+            crate::advise_huge_pages(fresh);
+        }
+        for i in 0..len {
+            // SAFETY: `i` < `len`, inside the allocation; each slot is written once, here.
+            unsafe { raw.add(i).write(Slot::default()) };
+        }
+        Some(Slots { ptr, len, mapped })
+    }
+
+    /// `len` empty slots, or the process ends as when a `Vec` cannot grow.
+    fn filled_or_abort(len: usize) -> Self {
+        Self::filled(len).unwrap_or_else(|| {
+            std::alloc::handle_alloc_error(Self::layout(len).unwrap_or(Layout::new::<Slot<V>>()))
+        })
+    }
+}
+
+impl<V> Deref for Slots<V> {
+    type Target = [Slot<V>];
+    fn deref(&self) -> &[Slot<V>] {
+        // SAFETY: `ptr` holds `len` written slots (or is dangling with `len` 0), owned here.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<V> DerefMut for Slots<V> {
+    fn deref_mut(&mut self) -> &mut [Slot<V>] {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<V> Drop for Slots<V> {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        let ptr = self.ptr.as_ptr();
+        #[cfg(target_os = "linux")]
+        if self.mapped {
+            // SAFETY: mapped in `allocate` with exactly these bytes; slots need no drop.
+            unsafe { libc::munmap(ptr.cast(), Self::mapped_bytes(self.len)) };
+            return;
+        }
+        let layout = Self::layout(self.len).expect("the slots were allocated with it");
+        // SAFETY: allocated in `allocate` with this layout; slots need no drop (V: Copy where
+        // they are made).
+        unsafe { std::alloc::dealloc(ptr.cast(), layout) };
+    }
+}
+
+struct Table<V> {
+    slots: Slots<V>,
+    len: usize,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table {
+            slots: Slots::empty(),
+            len: 0,
+        }
+    }
 }
 
 impl<V: Copy + Default> Table<V> {
@@ -66,9 +223,9 @@ impl<V: Copy + Default> Table<V> {
 
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(FIRST_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); n]);
+        let old = std::mem::replace(&mut self.slots, Slots::filled_or_abort(n));
         let mask = n - 1;
-        for s in old.into_iter().filter(|s| s.key != EMPTY) {
+        for &s in old.iter().filter(|s| s.key != EMPTY) {
             let mut i = s.key as usize & mask;
             while self.slots[i].key != EMPTY {
                 i = (i + 1) & mask;
@@ -77,6 +234,10 @@ impl<V: Copy + Default> Table<V> {
         }
     }
 }
+
+/// A table's memory could not be had.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NoRoom;
 
 /// Fingerprint → value, in [`SHARDS`] open-addressing tables.
 pub(crate) struct FpTable<V> {
@@ -106,25 +267,22 @@ impl<V: Copy + Default> FpTable<V> {
             0 => Some(0),
             n => Self::shard_slots(n)?
                 .checked_mul(SHARDS)?
-                .checked_mul(std::mem::size_of::<Slot<V>>()),
+                .checked_mul(size_of::<Slot<V>>()),
         }
     }
 
     /// A table that takes `entries` (spread over the shards as fingerprints are) without
     /// growing: each shard's array made now, every slot written, so its memory is in hand.
     /// Refused, with nothing kept, if the memory cannot be had.
-    pub(crate) fn with_capacity(entries: usize) -> Result<Self, std::collections::TryReserveError> {
+    pub(crate) fn with_capacity(entries: usize) -> Result<Self, NoRoom> {
         if entries == 0 {
             return Ok(Self::new());
         }
-        let slots = Self::shard_slots(entries).unwrap_or(usize::MAX);
+        let slots = Self::shard_slots(entries).ok_or(NoRoom)?;
         let mut tables = Vec::with_capacity(SHARDS);
         for _ in 0..SHARDS {
-            let mut array = Vec::new();
-            array.try_reserve_exact(slots)?;
-            array.resize(slots, Slot::default());
             tables.push(Table {
-                slots: array,
+                slots: Slots::filled(slots).ok_or(NoRoom)?,
                 len: 0,
             });
         }
@@ -251,6 +409,30 @@ mod tests {
                 prop_assert_eq!(table.get(fp), model.get(&fp.max(1)).copied());
             }
         }
+    }
+
+    /// A table made for millions has arrays of 2 MiB or more: on Linux each is mapped on its
+    /// own at a 2 MiB boundary, and the table answers as with any other memory.
+    #[test]
+    fn a_large_table_has_its_arrays_mapped_at_huge_page_boundaries() {
+        let mut table = FpTable::with_capacity(6_500_000).expect("128 MB fit");
+        for t in &table.tables {
+            assert!(t.slots.len() * size_of::<Slot<u64>>() >= HUGE_PAGE);
+            if cfg!(target_os = "linux") {
+                assert!(t.slots.mapped);
+                assert_eq!(t.slots.ptr.as_ptr() as usize % HUGE_PAGE, 0);
+            }
+        }
+        let mut model = HashMap::new();
+        for i in 0..20_000u64 {
+            let fp = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            assert_eq!(table.insert(fp, i), model.insert(fp.max(1), i));
+        }
+        for i in 0..40_000u64 {
+            let fp = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            assert_eq!(table.get(fp), model.get(&fp.max(1)).copied());
+        }
+        // Dropped here: each mapping is given back whole.
     }
 
     #[test]

@@ -628,9 +628,9 @@ impl<S: Store> Node<S> {
 
     fn load(mut store: S, config: NodeConfig, epoch: u64, writer: bool) -> Result<Self, NodeError> {
         let secret = Node::<S>::secret(&mut store, writer)?;
-        let accepted = AcceptedIndex::with_capacity(config.index_capacity).map_err(|e| {
+        let accepted = AcceptedIndex::with_capacity(config.index_capacity).map_err(|_| {
             NodeError::Memory(format!(
-                "no room for an index of {} accepted commands: {e}",
+                "no room for an index of {} accepted commands",
                 config.index_capacity
             ))
         })?;
