@@ -239,6 +239,9 @@ struct ToSeal {
     tip: Option<Box<([u8; 32], Frontier)>>,
 }
 
+/// Chains' tips, by chain index: the head hash and the Merkle frontier.
+type Tips = BTreeMap<u32, ([u8; 32], Frontier)>;
+
 /// A batch's entries as they are sealed: encoded into their chain's run, hashed in order and
 /// pushed onto the chain's Merkle frontier. Holds, for each chain the batch writes, the head and
 /// frontier taken from the chain with its first entry (given back after the batch).
@@ -246,7 +249,11 @@ struct Seal {
     /// Keys each entry's command hash.
     hmac: Hmac,
     runs: BTreeMap<u32, RunBuilder>,
-    tips: BTreeMap<u32, ([u8; 32], Frontier)>,
+    tips: Tips,
+    /// In a stream, the tips the batch before hands on once it is sealed: its chains' heads
+    /// are newer than the node's until that batch lands. Taken before the first entry, and
+    /// they win over the tips the entries bring.
+    inherit: Option<crossbeam_channel::Receiver<Tips>>,
     /// Commands in the batch and the bytes an entry took in the last batch: size a run's
     /// buffers, so that they are not regrown (and copied) as the batch is sealed.
     n_subs: usize,
@@ -259,20 +266,39 @@ impl Seal {
             hmac,
             runs: BTreeMap::new(),
             tips: BTreeMap::new(),
+            inherit: None,
             n_subs,
             entry_bytes,
         }
     }
 
+    /// Takes the tips the batch before hands on, if this seal waits for them.
+    fn inherit(&mut self) {
+        if let Some(rx) = self.inherit.take() {
+            let tips = rx
+                .recv()
+                .expect("the batch before hands its tips on once it is sealed");
+            self.tips.extend(tips);
+        }
+    }
+
+    /// The tips to hand on to the next batch in a stream: every chain this seal holds,
+    /// inherited ones included.
+    fn hand_on(&mut self) -> Tips {
+        self.inherit();
+        self.tips.clone()
+    }
+
     /// Seals one entry and returns its answer.
     fn seal(&mut self, job: ToSeal) -> Answer {
+        self.inherit();
         let ToSeal {
             chain_ix,
             mut entry,
             tip,
         } = job;
         if let Some(tip) = tip {
-            self.tips.insert(chain_ix, *tip);
+            self.tips.entry(chain_ix).or_insert(*tip);
         }
         let (head, frontier) = self
             .tips
@@ -302,30 +328,44 @@ impl Seal {
 enum Sealing<'scope> {
     Here(Seal),
     Elsewhere {
-        tx: crossbeam_channel::Sender<Vec<(usize, ToSeal)>>,
+        tx: crossbeam_channel::Sender<ToSealer>,
         chunk: Vec<(usize, ToSeal)>,
         sealer: std::thread::ScopedJoinHandle<'scope, (Seal, Vec<(usize, Answer)>)>,
     },
 }
 
+/// What the sealer thread is sent: entries to seal, or (in a stream, after the batch's last
+/// entry) where to hand the batch's tips on.
+enum ToSealer {
+    Chunk(Vec<(usize, ToSeal)>),
+    HandOn(crossbeam_channel::Sender<Tips>),
+}
+
 impl<'scope> Sealing<'scope> {
     /// A sealer thread in `scope`; if no thread can be started, sealing here.
-    fn start<'env>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        hmac: Hmac,
-        n_subs: usize,
-        entry_bytes: usize,
-    ) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded::<Vec<(usize, ToSeal)>>();
-        let keys = hmac.clone();
+    fn start<'env>(scope: &'scope std::thread::Scope<'scope, 'env>, seal: Seal) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded::<ToSealer>();
+        // The same fresh seal, kept in case no thread can be started.
+        let fallback = Seal {
+            inherit: seal.inherit.clone(),
+            ..Seal::new(seal.hmac.clone(), seal.n_subs, seal.entry_bytes)
+        };
         let spawned = std::thread::Builder::new()
             .name("tanso-sealer".into())
             .spawn_scoped(scope, move || {
-                let mut seal = Seal::new(keys, n_subs, entry_bytes);
-                let mut out = Vec::with_capacity(n_subs);
-                for chunk in rx {
-                    for (ix, job) in chunk {
-                        out.push((ix, seal.seal(job)));
+                let mut seal = seal;
+                let mut out = Vec::with_capacity(seal.n_subs);
+                for msg in rx {
+                    match msg {
+                        ToSealer::Chunk(chunk) => {
+                            for (ix, job) in chunk {
+                                out.push((ix, seal.seal(job)));
+                            }
+                        }
+                        ToSealer::HandOn(next) => {
+                            // The next batch may have ended already; then nobody waits.
+                            let _ = next.send(seal.hand_on());
+                        }
                     }
                 }
                 (seal, out)
@@ -336,7 +376,7 @@ impl<'scope> Sealing<'scope> {
                 chunk: Vec::with_capacity(SEAL_CHUNK),
                 sealer,
             },
-            Err(_) => Sealing::Here(Seal::new(hmac, n_subs, entry_bytes)),
+            Err(_) => Sealing::Here(fallback),
         }
     }
 
@@ -365,8 +405,24 @@ impl<'scope> Sealing<'scope> {
                 if chunk.len() == SEAL_CHUNK {
                     let full = std::mem::replace(chunk, Vec::with_capacity(SEAL_CHUNK));
                     // The sealer only stops when the sender is dropped.
-                    let _ = tx.send(full);
+                    let _ = tx.send(ToSealer::Chunk(full));
                 }
+            }
+        }
+    }
+
+    /// In a stream, after the batch's last entry: has the seal hand its tips on to the next
+    /// batch, on `next`, as soon as it has sealed everything before (without waiting here).
+    fn hand_on(&mut self, next: crossbeam_channel::Sender<Tips>) {
+        match self {
+            Sealing::Here(seal) => {
+                let _ = next.send(seal.hand_on());
+            }
+            Sealing::Elsewhere { tx, chunk, .. } => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(ToSealer::Chunk(std::mem::take(chunk)));
+                }
+                let _ = tx.send(ToSealer::HandOn(next));
             }
         }
     }
@@ -378,7 +434,7 @@ impl<'scope> Sealing<'scope> {
             Sealing::Here(seal) => seal,
             Sealing::Elsewhere { tx, chunk, sealer } => {
                 if !chunk.is_empty() {
-                    let _ = tx.send(chunk);
+                    let _ = tx.send(ToSealer::Chunk(chunk));
                 }
                 drop(tx);
                 let (seal, out) = match sealer.join() {
@@ -394,15 +450,100 @@ impl<'scope> Sealing<'scope> {
     }
 }
 
-/// A stream's commit: none, running on its own thread (with the store and the answers it makes
-/// durable), or finished with its outcome.
+/// A stream's commit: none, running on its own thread (which waits for the batch's seal, then
+/// commits with the store), or finished with its outcome and the answers it made durable.
 enum Flight<'scope, S: Store> {
     Grounded,
-    Flying(
-        std::thread::ScopedJoinHandle<'scope, (S, Result<(), StoreError>)>,
-        Vec<Answer>,
-    ),
+    Flying(std::thread::ScopedJoinHandle<'scope, (S, Result<(), StoreError>, Sealed)>),
     Landed(Result<(), StoreError>, Vec<Answer>),
+}
+
+/// A streamed batch once its deciding is done: what its commit thread finishes (the seal,
+/// still running, and the answers it fills in) and commits.
+struct Closing<'scope> {
+    sealing: Sealing<'scope>,
+    answers: Vec<Option<Answer>>,
+    rejections: Vec<RejectionRecord>,
+    personal: Vec<PersonalRecord>,
+    /// The names of the chains the batch wrote, by index.
+    names: Vec<(u32, String)>,
+    epoch: u64,
+}
+
+/// A batch's seal, finished: its answers, and the tips and entry size the node takes back.
+struct Sealed {
+    answers: Vec<Answer>,
+    tips: Tips,
+    widest: Option<usize>,
+}
+
+impl Closing<'_> {
+    /// Waits for the seal and builds the batch's commit.
+    fn finish(self) -> (CommitBatch, Sealed) {
+        let Closing {
+            sealing,
+            mut answers,
+            rejections,
+            personal,
+            names,
+            epoch,
+        } = self;
+        let seal = sealing.finish(&mut answers);
+        let name_of = |ix: u32| {
+            names
+                .iter()
+                .find(|(i, _)| *i == ix)
+                .map(|(_, n)| n.clone())
+                .expect("a chain the batch wrote was handed over with its name")
+        };
+        seal_into_commit(seal, answers, rejections, personal, epoch, name_of)
+    }
+}
+
+/// A finished seal's commit (its runs, with the batch's rejections and personal records) and
+/// the rest of what it gives back.
+fn seal_into_commit(
+    seal: Seal,
+    answers: Vec<Option<Answer>>,
+    rejections: Vec<RejectionRecord>,
+    personal: Vec<PersonalRecord>,
+    epoch: u64,
+    name_of: impl Fn(u32) -> String,
+) -> (CommitBatch, Sealed) {
+    let answers = answers
+        .into_iter()
+        .map(|a| a.expect("every entry is answered once the seal is finished"))
+        .collect();
+    let widest = seal
+        .runs
+        .values()
+        .filter(|r| !r.entries.is_empty())
+        .map(|r| r.body.len() / r.entries.len())
+        .max();
+    let batch = CommitBatch {
+        epoch,
+        runs: seal
+            .runs
+            .into_iter()
+            .map(|(ix, r)| EntryRun {
+                chain: name_of(ix),
+                first_seq: r.first_seq,
+                last_seq: r.first_seq + r.entries.len() as u64 - 1,
+                prev_hash: r.prev_hash,
+                head_hash: r.entries.last().map_or(r.prev_hash, |e| e.1),
+                body: r.body,
+            })
+            .collect(),
+        rejections,
+        personal,
+        checkpoints: Vec::new(),
+    };
+    let sealed = Sealed {
+        answers,
+        tips: seal.tips,
+        widest,
+    };
+    (batch, sealed)
 }
 
 /// A batch being decided: its answers so far, where its entries are sealed, and what it binds.
@@ -831,6 +972,13 @@ impl<S: Store> Node<S> {
     /// order, once that batch is durable; when it returns `false` no further batch is taken
     /// (the one already decided is still committed and answered).
     ///
+    /// Nor does this thread wait for a batch's seal: the commit thread does. The next batch's
+    /// seal starts at once, and takes the chains' tips (heads and Merkle frontiers) from the
+    /// seal before it when that one hands them on, after its last entry; the node takes them
+    /// back as each commit lands. So the sealer's last entries of one batch are hashed while
+    /// the next batch is decided (the writer waited 7–8% of a `batch8000` run for them
+    /// otherwise: docs/BENCHMARKS.md, fifteenth round).
+    ///
     /// A batch that needs the store while deciding (a command that may cite an entry, or an
     /// id this node has seen before) first waits for the commit in flight. A failed commit
     /// stops the node as in `submit_batch`; the batch decided meanwhile is never answered.
@@ -843,28 +991,34 @@ impl<S: Store> Node<S> {
         std::thread::scope(|scope| {
             let mut flight = Flight::Grounded;
             let mut go_on = true;
+            // The tips the batch before hands on once it is sealed (its seal may still run).
+            let mut inherit = None;
             for (subs, now) in batches {
                 if !go_on {
                     break;
                 }
-                let decided = self.decide_sealed(scope, subs, now, &mut flight);
+                let decided = self
+                    .decide_all(scope, subs, now, &mut flight, inherit.take())
+                    .map(|b| self.hand_off(b));
                 // The commit in flight (or landed while deciding) finishes before anything
                 // else: its answers go out first, and an error in deciding is only reported
                 // once the store is home.
                 if let Some(answers) = self.land(&mut flight)? {
                     go_on = durable(answers);
                 }
-                let (batch, answers) = decided?;
-                if batch.is_empty() {
-                    go_on = go_on && durable(answers);
-                    continue;
-                }
+                let (closing, next) = decided?;
+                inherit = Some(next);
                 let mut store = self.store.take().expect(STORE_HOME);
                 let commit = scope.spawn(move || {
-                    let r = store.commit(&batch);
-                    (store, r)
+                    let (batch, sealed) = closing.finish();
+                    let r = if batch.is_empty() {
+                        Ok(())
+                    } else {
+                        store.commit(&batch)
+                    };
+                    (store, r, sealed)
                 });
-                flight = Flight::Flying(commit, answers);
+                flight = Flight::Flying(commit);
             }
             if let Some(answers) = self.land(&mut flight)? {
                 durable(answers);
@@ -889,16 +1043,16 @@ impl<S: Store> Node<S> {
     /// can be read.
     fn bring_home(&mut self, flight: &mut Flight<'_, S>) {
         if let Flight::Flying(..) = flight {
-            let Flight::Flying(commit, answers) = std::mem::replace(flight, Flight::Grounded)
-            else {
+            let Flight::Flying(commit) = std::mem::replace(flight, Flight::Grounded) else {
                 return;
             };
-            let (store, result) = match commit.join() {
+            let (store, result, sealed) = match commit.join() {
                 Ok(done) => done,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             self.store = Some(store);
-            *flight = Flight::Landed(result, answers);
+            self.take_back(sealed.tips, sealed.widest);
+            *flight = Flight::Landed(result, sealed.answers);
         }
     }
 
@@ -912,11 +1066,29 @@ impl<S: Store> Node<S> {
         now: Timestamp,
         flight: &mut Flight<'scope, S>,
     ) -> Result<(CommitBatch, Vec<Answer>), NodeError> {
+        let batch = self.decide_all(scope, subs, now, flight, None)?;
+        Ok(self.close_batch(batch))
+    }
+
+    /// Decides every command of a batch, its entries handed to its seal (see `submit_batch`),
+    /// which waits for `inherit`'s tips first if given. The batch is left open.
+    fn decide_all<'scope>(
+        &mut self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        subs: Vec<Submission>,
+        now: Timestamp,
+        flight: &mut Flight<'scope, S>,
+        inherit: Option<crossbeam_channel::Receiver<Tips>>,
+    ) -> Result<Deciding<'scope>, NodeError> {
         let n_subs = subs.len();
+        let seal = Seal {
+            inherit,
+            ..Seal::new(self.hmac.clone(), n_subs, self.entry_bytes)
+        };
         let sealing = if n_subs >= SEAL_ON_THREAD_MIN {
-            Sealing::start(scope, self.hmac.clone(), n_subs, self.entry_bytes)
+            Sealing::start(scope, seal)
         } else {
-            Sealing::Here(Seal::new(self.hmac.clone(), n_subs, self.entry_bytes))
+            Sealing::Here(seal)
         };
         let mut batch = Deciding::new(sealing, n_subs, now);
         let mut subs = subs.into_iter();
@@ -938,7 +1110,51 @@ impl<S: Store> Node<S> {
                 return Err(e);
             }
         }
-        Ok(self.close_batch(batch))
+        Ok(batch)
+    }
+
+    /// Ends a streamed batch without waiting for its seal: has the seal hand its tips on to
+    /// the next batch (returned), and leaves the rest to the batch's commit thread.
+    fn hand_off<'scope>(
+        &self,
+        batch: Deciding<'scope>,
+    ) -> (Closing<'scope>, crossbeam_channel::Receiver<Tips>) {
+        let Deciding {
+            mut sealing,
+            answers,
+            handed,
+            rejections,
+            personal,
+            ..
+        } = batch;
+        let (tx, next) = crossbeam_channel::bounded(1);
+        sealing.hand_on(tx);
+        let names = handed
+            .into_iter()
+            .map(|ix| (ix, self.chains[ix as usize].name.clone()))
+            .collect();
+        let closing = Closing {
+            sealing,
+            answers,
+            rejections,
+            personal,
+            names,
+            epoch: self.epoch,
+        };
+        (closing, next)
+    }
+
+    /// Takes back a finished seal's tips (each chain's head and frontier) and the widest
+    /// entry it sealed (which sizes the next batch's buffers).
+    fn take_back(&mut self, tips: Tips, widest: Option<usize>) {
+        for (ix, (head, frontier)) in tips {
+            let rt = &mut self.chains[ix as usize];
+            rt.head = head;
+            rt.frontier = frontier;
+        }
+        if let Some(widest) = widest {
+            self.entry_bytes = (widest + widest / 8 + 16).clamp(ENTRY_BYTES_MIN, ENTRY_BYTES_MAX);
+        }
     }
 
     /// Ends a batch: waits for its seal, gives the chains their new tips, and builds the
@@ -952,46 +1168,11 @@ impl<S: Store> Node<S> {
             ..
         } = batch;
         let seal = sealing.finish(&mut answers);
-        let answers = answers
-            .into_iter()
-            .map(|a| a.expect("every entry is answered once the seal is finished"))
-            .collect();
-        for (ix, (head, frontier)) in seal.tips {
-            let rt = &mut self.chains[ix as usize];
-            rt.head = head;
-            rt.frontier = frontier;
-        }
-        if let Some(widest) = seal
-            .runs
-            .values()
-            .filter(|r| !r.entries.is_empty())
-            .map(|r| r.body.len() / r.entries.len())
-            .max()
-        {
-            self.entry_bytes = (widest + widest / 8 + 16).clamp(ENTRY_BYTES_MIN, ENTRY_BYTES_MAX);
-        }
-        let batch = CommitBatch {
-            epoch: self.epoch,
-            runs: seal
-                .runs
-                .into_iter()
-                .map(|(ix, r)| {
-                    let rt = &self.chains[ix as usize];
-                    EntryRun {
-                        chain: rt.name.clone(),
-                        first_seq: r.first_seq,
-                        last_seq: r.first_seq + r.entries.len() as u64 - 1,
-                        prev_hash: r.prev_hash,
-                        head_hash: r.entries.last().map_or(r.prev_hash, |e| e.1),
-                        body: r.body,
-                    }
-                })
-                .collect(),
-            rejections,
-            personal,
-            checkpoints: Vec::new(),
-        };
-        (batch, answers)
+        let name_of = |ix: u32| self.chains[ix as usize].name.clone();
+        let (batch, sealed) =
+            seal_into_commit(seal, answers, rejections, personal, self.epoch, name_of);
+        self.take_back(sealed.tips, sealed.widest);
+        (batch, sealed.answers)
     }
 
     /// Starts a batch decided one command at a time, as its commands arrive (the engine's

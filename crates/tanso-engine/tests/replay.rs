@@ -618,16 +618,19 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
 /// answers, heads, state hashes, Merkle roots and stored entries. Every batch after the first
 /// opens with a correction of the last entry of the batch before it (a citation read from the
 /// store, so the commit in flight must land first) and ends with resubmissions of ids of the
-/// batch before it (same and other content: answered from the store); some batches are long
-/// enough to be sealed on the sealer thread.
+/// batch before it (same and other content: answered from the store), except every third,
+/// which reads nothing of the batch before: its seal starts while the one before is still
+/// sealing, and takes that batch's tips when they are handed on. Some batches are long enough
+/// to be sealed on the sealer thread.
 #[test]
 fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
-    let mut runner = runner(24);
+    let mut runner = runner(64);
     let strategy = (
         prop::collection::vec(op(), 200..1200),
         prop::collection::vec(1..2 * tanso_engine::SEAL_ON_THREAD_MIN, 1..5),
     );
-    let (cited, replayed, reused) = (
+    let (cited, replayed, reused, sealed_behind) = (
+        std::cell::Cell::new(0),
         std::cell::Cell::new(0),
         std::cell::Cell::new(0),
         std::cell::Cell::new(0),
@@ -668,7 +671,11 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
                 if batch.is_empty() {
                     break;
                 }
-                if let Some(prev) = batches.last() {
+                let plain = k % 3 == 2;
+                if plain && batch.len() >= tanso_engine::SEAL_ON_THREAD_MIN {
+                    sealed_behind.set(sealed_behind.get() + 1);
+                }
+                if let Some(prev) = batches.last().filter(|_| !plain) {
                     // The correction first (its citation alone must land the commit in
                     // flight), the resubmissions last.
                     let prev_answers = &answers_b[answers_b.len() - prev.len()..];
@@ -724,4 +731,9 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
     assert!(c >= 20, "only {c} corrections found the entry they cite");
     assert!(r >= 20, "only {r} answers replayed from an earlier batch");
     assert!(u >= 20, "only {u} ids reused with other content");
+    let p = sealed_behind.get();
+    assert!(
+        p >= 5,
+        "only {p} batches sealed on a thread right behind the one before"
+    );
 }
