@@ -103,24 +103,21 @@ impl Sandbox {
     /// `tanso serve --listen 127.0.0.1:0` on this sandbox (plus `extra` global flags); returns
     /// the child and its base URL (`http://127.0.0.1:PORT/api/v1`).
     pub fn serve(&self, extra: &[&str]) -> (std::process::Child, String) {
-        let mut cmd = Command::new(TANSO);
-        cmd.arg("--data")
-            .arg(&self.data)
-            .arg("--keys")
-            .arg(&self.keys)
-            .args(extra)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stderr(std::process::Stdio::piped());
-        spawn_serve(cmd)
+        self.serve_flagged(extra, &[])
     }
 
     /// `tanso serve --listen 127.0.0.1:0` with `flags` of its own (as `--index-capacity N`).
     pub fn serve_with(&self, flags: &[&str]) -> (std::process::Child, String) {
+        self.serve_flagged(&[], flags)
+    }
+
+    fn serve_flagged(&self, global: &[&str], flags: &[&str]) -> (std::process::Child, String) {
         let mut cmd = Command::new(TANSO);
         cmd.arg("--data")
             .arg(&self.data)
             .arg("--keys")
             .arg(&self.keys)
+            .args(global)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(flags)
             .stderr(std::process::Stdio::piped());

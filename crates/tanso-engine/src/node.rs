@@ -956,7 +956,8 @@ impl<S: Store> Node<S> {
     ) -> Result<Vec<Answer>, NodeError> {
         self.refuse_if_stopped()?;
         let (batch, answers) = std::thread::scope(|scope| {
-            self.decide_sealed(scope, subs, now, &mut Flight::Grounded)
+            let batch = self.decide_all(scope, subs, now, &mut Flight::Grounded, None)?;
+            Ok::<_, NodeError>(self.close_batch(batch))
         })?;
         if !batch.is_empty() {
             if let Err(e) = self.st_mut().commit(&batch) {
@@ -1056,22 +1057,10 @@ impl<S: Store> Node<S> {
         }
     }
 
-    /// Decides a batch with its entries sealed (see `submit_batch`) and builds its commit.
-    /// A failure while deciding stops the node: commands decided before it changed the state
-    /// in memory but will never be committed.
-    fn decide_sealed<'scope>(
-        &mut self,
-        scope: &'scope std::thread::Scope<'scope, '_>,
-        subs: Vec<Submission>,
-        now: Timestamp,
-        flight: &mut Flight<'scope, S>,
-    ) -> Result<(CommitBatch, Vec<Answer>), NodeError> {
-        let batch = self.decide_all(scope, subs, now, flight, None)?;
-        Ok(self.close_batch(batch))
-    }
-
     /// Decides every command of a batch, its entries handed to its seal (see `submit_batch`),
-    /// which waits for `inherit`'s tips first if given. The batch is left open.
+    /// which waits for `inherit`'s tips first if given. The batch is left open. A failure
+    /// while deciding stops the node: commands decided before it changed the state in memory
+    /// but will never be committed.
     fn decide_all<'scope>(
         &mut self,
         scope: &'scope std::thread::Scope<'scope, '_>,
