@@ -17,7 +17,6 @@ use crate::Cli;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use crossbeam_channel::bounded;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -689,11 +688,8 @@ impl Fixture {
             id: CommandId::parse(id).map_err(|c| anyhow!("command id {id}: {c}"))?,
             chain: self.chain.clone(),
             actor: self.actor.clone(),
-            content_hash: if id.len() <= tanso_core::sha::MAX_TAIL {
-                tanso_core::sha::short(&[id.as_bytes()])
-            } else {
-                Sha256::digest(id.as_bytes()).into()
-            },
+            // A parsed id is at most 64 bytes: one compression, without the streaming hasher.
+            content_hash: tanso_core::sha::short(&[id.as_bytes()]),
             command: Ok(command),
             personal: Vec::new(),
             dry_run: false,
