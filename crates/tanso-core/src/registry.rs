@@ -917,6 +917,8 @@ impl RegistryState {
     /// reads alive; changes nothing.
     pub fn warm(&self, cmds: &[&Command]) -> u64 {
         const AT_ONCE: usize = 16;
+        /// The most owners stage 3 reads for one group of commands.
+        const WARM_SLOTS: usize = 2048;
         let mut touched = 0u64;
         for chunk in cmds.chunks(AT_ONCE) {
             // Stage 1: each transfer's two accounts, and their indexes (sender, recipient).
@@ -944,8 +946,13 @@ impl RegistryState {
                     touched ^= o.end;
                 }
             }
-            // Stage 3: the owners of the sender's lowest blocks, until the quantity is reached,
-            // and the record of the one it splits.
+            // Stage 3: the slots of the sender's lowest blocks, until the quantity is reached
+            // (the index read in order), then their owners and the record of the one it
+            // splits, in a loop of a few instructions, so that many of these random loads are
+            // in flight at once.
+            let mut slots = [0u32; WARM_SLOTS];
+            let mut splits = [u32::MAX; AT_ONCE];
+            let mut n_slots = 0;
             for (k, cmd) in chunk.iter().enumerate() {
                 let Command::Transfer {
                     units: UnitSelection::Quantity { quantity, .. },
@@ -956,17 +963,26 @@ impl RegistryState {
                 };
                 let mut left = quantity.get();
                 for o in sets[2 * k].iter().rev() {
-                    touched ^= self.blocks.owner_at(o.slot).0;
+                    let Some(s) = slots.get_mut(n_slots) else {
+                        break;
+                    };
+                    *s = o.slot;
+                    n_slots += 1;
                     let n = o.end - o.key.2 + 1;
                     if n >= left {
-                        // The block a quantity splits: its record is read for its unit ids.
                         if n > left {
-                            touched ^= self.blocks.unit_start_at(o.slot);
+                            splits[k] = o.slot;
                         }
                         break;
                     }
                     left -= n;
                 }
+            }
+            for &s in &slots[..n_slots] {
+                touched ^= self.blocks.owner_at(s).0;
+            }
+            for &s in splits.iter().filter(|&&s| s != u32::MAX) {
+                touched ^= self.blocks.unit_start_at(s);
             }
         }
         touched
