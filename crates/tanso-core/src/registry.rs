@@ -920,6 +920,7 @@ impl RegistryState {
         /// The most owners stage 3 reads for one group of commands.
         const WARM_SLOTS: usize = 2048;
         let mut touched = 0u64;
+        let mut slots = [0u32; WARM_SLOTS];
         for chunk in cmds.chunks(AT_ONCE) {
             // Stage 1: each transfer's two accounts, and their indexes (sender, recipient).
             let mut sets: [&[crate::blocks::Owned]; 2 * AT_ONCE] = [&[]; 2 * AT_ONCE];
@@ -950,8 +951,7 @@ impl RegistryState {
             // (the index read in order), then their owners and the record of the one it
             // splits, in a loop of a few instructions, so that many of these random loads are
             // in flight at once.
-            let mut slots = [0u32; WARM_SLOTS];
-            let mut splits = [u32::MAX; AT_ONCE];
+            let mut splits = [None; AT_ONCE];
             let mut n_slots = 0;
             for (k, cmd) in chunk.iter().enumerate() {
                 let Command::Transfer {
@@ -971,7 +971,7 @@ impl RegistryState {
                     let n = o.end - o.key.2 + 1;
                     if n >= left {
                         if n > left {
-                            splits[k] = o.slot;
+                            splits[k] = Some(o.slot);
                         }
                         break;
                     }
@@ -981,7 +981,7 @@ impl RegistryState {
             for &s in &slots[..n_slots] {
                 touched ^= self.blocks.owner_at(s).0;
             }
-            for &s in splits.iter().filter(|&&s| s != u32::MAX) {
+            for &s in splits.iter().flatten() {
                 touched ^= self.blocks.unit_start_at(s);
             }
         }
