@@ -49,6 +49,14 @@ impl ChainState {
         }
     }
 
+    /// Writes what a registry keeps pending after quantity transfers
+    /// (`RegistryState::settle`).
+    pub fn settle(&mut self) {
+        if let ChainState::Registry(r) = self {
+            r.settle();
+        }
+    }
+
     pub fn new(chain: &ChainId) -> Self {
         match chain {
             ChainId::Registry(_) => ChainState::Registry(Box::default()),

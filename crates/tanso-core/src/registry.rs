@@ -295,8 +295,22 @@ impl RegistryState {
 
     // ----- transactions -------------------------------------------------------------------
 
-    /// Starts recording undo steps.
+    /// Writes the owner changes that quantity transfers have kept pending (`Blocks::settle`).
+    /// Reads are correct without it, but scan those changes: a caller that decides a batch
+    /// of transfers calls it at the batch's end, before the state is read.
+    pub fn settle(&mut self) {
+        self.blocks.settle();
+    }
+
+    /// How many owner changes quantity transfers have kept pending (see `settle`).
+    pub fn pending_owner_changes(&self) -> usize {
+        self.blocks.pending()
+    }
+
+    /// Starts recording undo steps. Writes the owner changes the hand-over has kept pending
+    /// first (`Blocks::settle`): what follows may read or write owners otherwise.
     pub fn begin(&mut self) {
+        self.blocks.settle();
         debug_assert!(self.undo.is_empty());
         self.logging = true;
     }
@@ -458,7 +472,7 @@ impl RegistryState {
         set.ascending()
             .map(|o| {
                 let issuing = self.attrs.get(o.key.0).issuing;
-                self.view(issuing, o.key.2, self.blocks.at(o.slot))
+                self.view(issuing, o.key.2, self.blocks.at_of(o.slot, account))
             })
             .collect()
     }
@@ -907,20 +921,18 @@ impl RegistryState {
 
     /// Reads what deciding `cmds` reads first, for transfers: both accounts, each one's lowest
     /// blocks (where the sender's selection starts and the recipient's new blocks usually
-    /// land), the owners of the blocks the sender's quantity will likely take (which the
-    /// hand-over writes), and the record of the one it splits. A caller deciding a batch
-    /// touches several commands ahead this way, so that their cache misses overlap. The reads
-    /// go in stages over all the commands (accounts and where their indexes live; then the low
-    /// ends of those indexes; then the owners), so that each stage's addresses are known
-    /// before it starts and its loads are in flight together, rather than one chain of
-    /// dependent loads per command. Returns a value of no meaning, for the caller to keep the
-    /// reads alive; changes nothing.
+    /// land), the sender's index entries its quantity will likely take, and the record of the
+    /// one it splits. A caller deciding a batch touches several commands ahead this way, so
+    /// that their cache misses overlap. The reads go in stages over all the commands (accounts
+    /// and where their indexes live; then the low ends of those indexes; then the entries the
+    /// quantity takes and the split record), so that each stage's addresses are known before
+    /// it starts and its loads are in flight together, rather than one chain of dependent
+    /// loads per command. The owners of the blocks taken are not read: the hand-over keeps
+    /// their changes pending (`Blocks::settle`). Returns a value of no meaning, for the caller
+    /// to keep the reads alive; changes nothing.
     pub fn warm(&self, cmds: &[&Command]) -> u64 {
         const AT_ONCE: usize = 16;
-        /// The most owners stage 3 reads for one group of commands.
-        const WARM_SLOTS: usize = 2048;
         let mut touched = 0u64;
-        let mut slots = [0u32; WARM_SLOTS];
         for chunk in cmds.chunks(AT_ONCE) {
             // Stage 1: each transfer's two accounts, and their indexes (sender, recipient).
             let mut sets: [&[crate::blocks::Owned]; 2 * AT_ONCE] = [&[]; 2 * AT_ONCE];
@@ -947,12 +959,9 @@ impl RegistryState {
                     touched ^= o.end;
                 }
             }
-            // Stage 3: the slots of the sender's lowest blocks, until the quantity is reached
-            // (the index read in order), then their owners and the record of the one it
-            // splits, in a loop of a few instructions, so that many of these random loads are
-            // in flight at once.
+            // Stage 3: the sender's lowest entries, until the quantity is reached (the index
+            // read in order), then the record of the one it splits.
             let mut splits = [None; AT_ONCE];
-            let mut n_slots = 0;
             for (k, cmd) in chunk.iter().enumerate() {
                 let Command::Transfer {
                     units: UnitSelection::Quantity { quantity, .. },
@@ -963,11 +972,6 @@ impl RegistryState {
                 };
                 let mut left = quantity.get();
                 for o in sets[2 * k].iter().rev() {
-                    let Some(s) = slots.get_mut(n_slots) else {
-                        break;
-                    };
-                    *s = o.slot;
-                    n_slots += 1;
                     let n = o.end - o.key.2 + 1;
                     if n >= left {
                         if n > left {
@@ -977,9 +981,6 @@ impl RegistryState {
                     }
                     left -= n;
                 }
-            }
-            for &s in &slots[..n_slots] {
-                touched ^= self.blocks.owner_at(s).0;
             }
             for &s in splits.iter().flatten() {
                 touched ^= self.blocks.unit_start_at(s);

@@ -338,3 +338,90 @@ fn set_ranges(s: &tanso_core::registry::RegistryState, account: u64, year: i32) 
         .map(|b| (b.range.start(), b.range.end()))
         .collect()
 }
+
+/// Quantity transfers keep their owner changes pending (`RegistryState::settle` writes them):
+/// every read while they are pending — every block in serial order, an account's holdings, the
+/// block holding a serial, the state hash, the invariants — equals the same read of a settled
+/// copy, through thousands of transfers that split, merge (freeing slots that later splits
+/// reuse with older changes still pending) and cross the point where the hand-over writes its
+/// pending changes itself. Transfers by range (the general path) settle first.
+#[test]
+fn owner_changes_kept_pending_read_as_if_written() {
+    let mut s = registry();
+    issue(&mut s, 1, 10_000, 2026);
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let (mut by_range, mut pending_reads, mut merged_pending, mut flushed) = (0, 0, 0, 0);
+    let mut most = 0;
+    for step in 0..8_000 {
+        let from = 1 + next(5);
+        let to = 1 + (from + next(4)) % 5;
+        let (pending_before, blocks_before) = (s.pending_owner_changes(), s.block_count());
+        let ranged = step < 1_500 && step % 31 == 0;
+        let units = if ranged {
+            match s.holdings(AccountId(from)).get(next(4) as usize) {
+                Some(b) => UnitSelection::Ranges(vec![range(b.range.start(), b.range.end())]),
+                None => continue,
+            }
+        } else {
+            by_quantity(1 + next(300))
+        };
+        let cmd = Command::Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            units,
+        };
+        if s.execute(&cmd, T0).is_err() {
+            continue;
+        }
+        let pending = s.pending_owner_changes();
+        most = most.max(pending);
+        if ranged {
+            by_range += 1;
+            assert_eq!(pending, 0, "step {step}: the general path settles first");
+        } else if pending < pending_before {
+            flushed += 1;
+        }
+        if pending > 0 && s.block_count() < blocks_before + 1 {
+            merged_pending += 1;
+        }
+        if pending == 0 {
+            continue;
+        }
+        pending_reads += 1;
+        let mut settled = s.clone();
+        settled.settle();
+        assert_eq!(settled.pending_owner_changes(), 0);
+        assert_eq!(s.blocks(), settled.blocks(), "step {step}");
+        for a in 1..=5 {
+            assert_eq!(
+                s.holdings(AccountId(a)),
+                settled.holdings(AccountId(a)),
+                "step {step}"
+            );
+        }
+        for _ in 0..8 {
+            let serial = 1 + next(10_000);
+            assert_eq!(
+                s.block_at(ind01(), serial),
+                settled.block_at(ind01(), serial),
+                "step {step}, serial {serial}"
+            );
+        }
+        assert_eq!(s.state_hash(), settled.state_hash(), "step {step}");
+        if step % 100 == 0 {
+            s.check_invariants().unwrap();
+        }
+    }
+    s.check_invariants().unwrap();
+    assert!(
+        by_range > 30 && pending_reads > 2_500 && merged_pending > 200 && flushed > 0,
+        "ranges {by_range}, reads {pending_reads}, merges {merged_pending}, flushed {flushed}, most {most}"
+    );
+    assert!(most >= 3_000, "at most {most} changes pending");
+}

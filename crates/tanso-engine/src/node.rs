@@ -1099,7 +1099,16 @@ impl<S: Store> Node<S> {
                 return Err(e);
             }
         }
+        self.settle();
         Ok(batch)
+    }
+
+    /// Has every chain write what its decisions kept pending (`ChainState::settle`), so that
+    /// reads between batches do not scan it.
+    fn settle(&mut self) {
+        for rt in &mut self.chains {
+            rt.state.settle();
+        }
     }
 
     /// Ends a streamed batch without waiting for its seal: has the seal hand its tips on to
@@ -1191,6 +1200,7 @@ impl<S: Store> Node<S> {
     /// Commits an open batch durably and returns its answers, in order.
     pub fn commit_open(&mut self, batch: OpenBatch) -> Result<Vec<Answer>, NodeError> {
         self.refuse_if_stopped()?;
+        self.settle();
         let (batch, answers) = self.close_batch(batch.0);
         if !batch.is_empty() {
             if let Err(e) = self.st_mut().commit(&batch) {

@@ -291,6 +291,11 @@ fn cold_replay_equals_live_state_and_resubmission_changes_nothing() {
                     node.submit_batch(batch, Timestamp(T0.0 + k as i64))
                         .unwrap(),
                 );
+                // What is read between batches has every owner change written.
+                for c in node.chains() {
+                    let pending = c.state.registry().map_or(0, |r| r.pending_owner_changes());
+                    prop_assert_eq!(pending, 0, "owner changes left pending after a batch");
+                }
                 // The reader catches up now and then, so one catch-up may span batches.
                 if k % 2 == 0 {
                     reader.catch_up().unwrap();
