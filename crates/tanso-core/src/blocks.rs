@@ -172,8 +172,10 @@ pub(crate) struct Blocks {
     pending: Vec<(u32, AccountId)>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
-    /// Reused by `hand_over`: the entries handed to the recipient, and their positions.
+    /// Reused by `hand_over`: the entries handed to the recipient, and their positions; and
+    /// the boundaries where they may merge.
     scratch: Vec<(Owned, usize)>,
+    bounds: Vec<(u64, u32, u32)>,
     /// Tests only: if not 0, `put` anchors a new block only once in this many (besides the
     /// lowest), so that the general paths meet long walks too.
     #[cfg(test)]
@@ -619,7 +621,8 @@ impl Blocks {
         // free and ends or starts right next to it: the index says which (and both slots),
         // and the records decide (continuous unit ids). Merged from the highest boundary
         // down, so that a chain of merges folds into its first block.
-        let mut bounds: Vec<(u64, u32, u32)> = Vec::new();
+        let mut bounds = std::mem::take(&mut self.bounds);
+        bounds.clear();
         for &(o, p) in &incoming {
             let (a, l, s) = o.key;
             if let Some(prev) = set.get(p + 1) {
@@ -644,6 +647,7 @@ impl Blocks {
         for &(x, l, r) in bounds.iter().rev() {
             self.merge_at(issuing, to, x, l, r, &mut log);
         }
+        self.bounds = bounds;
         if self.pending.len() >= PENDING_MAX {
             self.settle();
         }

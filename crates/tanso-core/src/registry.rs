@@ -251,6 +251,8 @@ pub struct RegistryState {
     pub(crate) checked_by_decide: bool,
     pub(crate) undo: Vec<Undo>,
     pub(crate) logging: bool,
+    /// Reused by `move_quantity`: the plan of the transfer being decided (no state).
+    plan: Plan,
 }
 
 impl Default for RegistryState {
@@ -290,6 +292,7 @@ impl RegistryState {
             checked_by_decide: false,
             undo: Vec::new(),
             logging: false,
+            plan: Vec::new(),
         }
     }
 
@@ -814,6 +817,20 @@ impl RegistryState {
         quantity: Quantity,
         filter: &SetFilter,
     ) -> R<(RegistryId, Plan)> {
+        let mut out = Vec::with_capacity(4);
+        let issuing = self.plan_into(account, quantity, filter, &mut out)?;
+        Ok((issuing, out))
+    }
+
+    /// `plan_quantity` into `out` (cleared first), which a caller may reuse.
+    fn plan_into(
+        &self,
+        account: AccountId,
+        quantity: Quantity,
+        filter: &SetFilter,
+        out: &mut Plan,
+    ) -> R<RegistryId> {
+        out.clear();
         let want = quantity.get();
         let short = || {
             rej(
@@ -831,7 +848,6 @@ impl RegistryState {
         };
         let issuing = self.attrs.get(a).issuing;
         let mut left = want;
-        let mut out = Vec::with_capacity(4);
         // An account with one set is walked from its lowest block, without a search.
         let span = if one_set {
             0..set.len()
@@ -859,7 +875,7 @@ impl RegistryState {
             });
             left -= take;
             if left == 0 {
-                return Ok((issuing, out));
+                return Ok(issuing);
             }
         }
         Err(short())
@@ -902,7 +918,8 @@ impl RegistryState {
         quantity: Quantity,
         filter: &SetFilter,
     ) -> R<Vec<IssuedRange>> {
-        let (issuing, plan) = self.plan_quantity(from, quantity, filter)?;
+        let mut plan = std::mem::take(&mut self.plan);
+        let issuing = self.plan_into(from, quantity, filter, &mut plan)?;
         let ranges = plan
             .iter()
             .map(|t| IssuedRange {
@@ -916,6 +933,7 @@ impl RegistryState {
             .logging
             .then_some(&mut push as &mut dyn FnMut(crate::blocks::Key, Option<Block>));
         self.blocks.hand_over(issuing, from, to, &plan, log);
+        self.plan = plan;
         Ok(ranges)
     }
 
