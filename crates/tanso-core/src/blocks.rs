@@ -101,9 +101,9 @@ pub(crate) struct Owned {
 /// One account's blocks, sorted by set key, highest first: selection takes an account's
 /// lowest serials first (TV-2), so the low end is where blocks leave and, as they circulate,
 /// where they arrive; kept at the vector's end, a transfer truncates or moves only the few
-/// entries below the ones it adds.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct AccountBlocks(Vec<Owned>);
+/// entries below the ones it adds. With the account's number in `Blocks::owners`.
+#[derive(Clone, Debug)]
+pub(crate) struct AccountBlocks(Vec<Owned>, u32);
 
 impl AccountBlocks {
     pub(crate) fn len(&self) -> usize {
@@ -165,9 +165,9 @@ pub(crate) struct Blocks {
     slab: Slab<Rec>,
     owners: Slab<u32>,
     /// Owners by number in `owners`: four bytes a slot instead of eight, so that the array
-    /// the hand-over writes at random is half the size. Numbers are given in order of first
-    /// use and never reused.
-    numbers: IdMap<AccountId, u32>,
+    /// the hand-over writes at random is half the size. An account's number is kept with its
+    /// index (`AccountBlocks`, so the hand-over finds it where it looks anyway); numbers are
+    /// given in order of first use and never reused; `ids` maps them back.
     ids: Vec<AccountId>,
     /// Owner changes made by `hand_over` and not yet written to `owners`, in the order made
     /// (a slot may appear more than once; the last is its owner). A transfer of whole blocks
@@ -329,12 +329,7 @@ impl Blocks {
 
     /// The number of account `a` in `owners`, given now if it has none.
     fn number(&mut self, a: AccountId) -> u32 {
-        let next = self.ids.len() as u32;
-        let n = *self.numbers.entry(a).or_insert(next);
-        if n == next {
-            self.ids.push(a);
-        }
-        n
+        index_of(&mut self.by_owner, &mut self.ids, a).1
     }
 
     /// Writes the owner changes `hand_over` has kept pending. Everything that reads or writes
@@ -499,7 +494,7 @@ impl Blocks {
     }
 
     fn index(&mut self, b: &Block, start: u64, slot: u32) {
-        let set = self.by_owner.entry(b.owner).or_default();
+        let set = index_of(&mut self.by_owner, &mut self.ids, b.owner);
         let key = (b.attrs, b.labels, start);
         let at = set.find(&key).unwrap_or_else(|i| i);
         set.0.insert(
@@ -633,7 +628,7 @@ impl Blocks {
         }
         // The recipient's index gains them: one merge from the low end, which moves only the
         // entries below the highest one inserted.
-        let set = &mut self.by_owner.entry(to).or_default().0;
+        let set = &mut index_of(&mut self.by_owner, &mut self.ids, to).0;
         let (n, m) = (set.len(), incoming.len());
         set.resize(n + m, incoming[0].0);
         let mut i = n;
@@ -710,6 +705,18 @@ impl Blocks {
         }
         self.replace((issuing, ls), lslot, &l, Block { end: r.end, ..l });
     }
+}
+
+/// Account `a`'s index, made (and `a` numbered) if it has none.
+fn index_of<'a>(
+    by_owner: &'a mut IdMap<AccountId, AccountBlocks>,
+    ids: &mut Vec<AccountId>,
+    a: AccountId,
+) -> &'a mut AccountBlocks {
+    by_owner.entry(a).or_insert_with(|| {
+        ids.push(a);
+        AccountBlocks(Vec::new(), (ids.len() - 1) as u32)
+    })
 }
 
 /// Stores `b`, starting at serial `start`, in a free slot or a new one, outside the serial
