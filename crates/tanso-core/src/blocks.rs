@@ -8,7 +8,8 @@
 //! of its record (`owners` and `slab`): a transfer of whole blocks writes only the owners, one
 //! random write per block in an array a sixth the records' size (measured on the `blocks`
 //! workload: writer 5.2 µs per transfer against 6.0 with the owner in the record), and since
-//! an owner is kept there as a four-byte number (`numbers`, `ids`), a twelfth.
+//! an owner is kept there as a four-byte number (kept with the account's index; `ids` maps it
+//! back), a twelfth.
 //! The hand-over does not even make those writes itself: it knows every block's new owner
 //! from the indexes, keeps the changes pending in order, and `settle` writes them in one loop
 //! of independent stores, before anything else reads or writes owners (reads in between are
@@ -160,8 +161,8 @@ pub(crate) struct Blocks {
     count: usize,
     /// Splits made by `hand_over`, which anchors one in [`ANCHOR_EVERY`].
     splits: u32,
-    /// Each slot's record without its owner, and (`owners`) its owner: a transfer of a whole
-    /// block writes only its owner, eight bytes in an array a sixth the records' size.
+    /// Each slot's record without its owner, and (`owners`) its owner's number: a transfer of
+    /// a whole block writes only that, four bytes in an array a twelfth the records' size.
     slab: Slab<Rec>,
     owners: Slab<u32>,
     /// Owners by number in `owners`: four bytes a slot instead of eight, so that the array
@@ -541,12 +542,12 @@ impl Blocks {
         };
         let mut incoming = std::mem::take(&mut self.scratch);
         incoming.clear();
-        // The sender's side: owners rewritten in place, a split's low end shortened.
+        // The sender's side: owner changes kept pending, a split's low end shortened.
         let mut whole = 0usize;
         for t in takes {
             // The block as the sender's index has it (free, so no hold or freeze): unless
-            // logged, a block taken whole has only its owner written, never read, so that
-            // cache miss does not hold the writer up.
+            // logged, a block taken whole has its record and owner neither read nor written
+            // here (its owner change is kept pending), so no cache miss holds the writer up.
             let o = sender.0[t.pos];
             debug_assert_eq!((o.key.2, o.slot, o.end), (t.start, t.slot, t.range.end()));
             if let Some(log) = log.as_mut() {
