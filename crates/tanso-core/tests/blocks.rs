@@ -228,13 +228,7 @@ fn fragmented_accounts_keep_their_order_across_thousands_of_blocks() {
         issue(&mut s, 1, 30_000, year);
     }
     let mut journal = vec![];
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = below(0x9e37_79b9_7f4a_7c15u64);
     // Units held per (account, vintage), kept here independently of the core.
     let mut held: std::collections::BTreeMap<(u64, i32), u64> = Default::default();
     for year in [2024, 2025, 2026] {
@@ -330,6 +324,16 @@ fn fragmented_accounts_keep_their_order_across_thousands_of_blocks() {
     assert_eq!(cold.state_hash(), s.state_hash());
 }
 
+/// A seeded xorshift generator: each call gives a number below its argument.
+fn below(mut rng: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    }
+}
+
 /// The ranges an account holds of one vintage, ascending.
 fn set_ranges(s: &tanso_core::registry::RegistryState, account: u64, year: i32) -> Vec<(u64, u64)> {
     s.holdings(AccountId(account))
@@ -349,13 +353,7 @@ fn set_ranges(s: &tanso_core::registry::RegistryState, account: u64, year: i32) 
 fn owner_changes_kept_pending_read_as_if_written() {
     let mut s = registry();
     issue(&mut s, 1, 10_000, 2026);
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = below(0x2545_f491_4f6c_dd1du64);
     let (mut by_range, mut pending_reads, mut merged_pending, mut flushed) = (0, 0, 0, 0);
     let mut most = 0;
     for step in 0..8_000 {
