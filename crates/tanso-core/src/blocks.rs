@@ -434,12 +434,16 @@ impl Blocks {
         old
     }
 
-    /// `set_at` with the old block known (`old`): writes `new.owner` at once, so either no
-    /// change is pending or `new.owner` is the slot's owner already.
+    /// `set_at` with the old block known (`old`). A new owner is written at once, so the
+    /// caller has settled first; the same owner is not written (it is in `owners` already, or
+    /// in a pending change).
     fn replace(&mut self, key: Key, slot: u32, old: &Block, new: Block) {
         debug_assert_eq!(self.slab[slot].start, key.1);
         self.slab[slot].set(&new);
-        self.owners[slot] = self.number(new.owner);
+        if new.owner != old.owner {
+            debug_assert!(self.pending.is_empty());
+            self.owners[slot] = self.number(new.owner);
+        }
         if (old.owner, old.attrs, old.labels) != (new.owner, new.attrs, new.labels) {
             self.unindex(old, key.1);
             self.index(&new, key.1, slot);
