@@ -1,7 +1,7 @@
 //! The serial blocks of one registry state, in two orders over one store of block records:
 //! by (issuing registry, first serial) for lookups by serial, and per owner by
-//! (attributes, labels, first serial) for selection, which takes an account's blocks of one set
-//! in ascending serial order. Both orders hold the record's slot, so a block whose owner
+//! (set, first serial) for selection, which takes an account's blocks of one set (attributes,
+//! labels; numbered on first use) in ascending serial order. Both orders hold the record's slot, so a block whose owner
 //! changes (the common case of a transfer) has its slot's owner rewritten and is re-indexed
 //! under its owners, without a search of the serial order; only a new first serial (a split)
 //! or a removed one (a merge) changes that order. A slot's owner is kept apart from the rest
@@ -35,7 +35,8 @@
 //! are at the front of its set, and the merge into the recipient's vector moves only the
 //! entries after the first one inserted.
 //!
-//! Slots are internal: nothing observable (state hash, views, encodings) depends on them.
+//! Slots and set numbers are internal: nothing observable (state hash, views, encodings)
+//! depends on them.
 
 use crate::ids::{AccountId, RegistryId};
 use crate::registry::{Block, IdMap, RegistryState};
@@ -85,18 +86,57 @@ impl Anchors {
     }
 }
 
-/// A block's key in its owner's order: (attributes, labels, first serial).
-pub(crate) type SetKey = (u32, u32, u64);
+/// A block's key in its owner's order: (set number, first serial). A set, (attributes,
+/// labels), is numbered on first use (`Blocks::sets`), so an account's sets are grouped in the
+/// order of their numbers; views that list them in the pairs' order sort them.
+pub(crate) type SetKey = (u32, u64);
+
+/// The top bit of `Owned::slot_held`: the block is held or frozen. Slots stay below it.
+const HELD: u32 = 1 << 31;
 
 /// One block in its owner's index: what selection and merging read, copied from the block
-/// record and kept equal to it (`RegistryState::check_invariants` checks).
+/// record and kept equal to it (`RegistryState::check_invariants` checks). 24 bytes: the
+/// merge into a recipient's index and the warm's reads of a sender's move a third fewer bytes
+/// than with the pair and a flag of their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Owned {
-    pub(crate) key: SetKey,
+    pub(crate) start: u64,
     pub(crate) end: u64,
-    pub(crate) slot: u32,
+    /// The set's number: `Blocks::pair` gives its (attributes, labels).
+    pub(crate) set: u32,
+    /// The block's slot, with [`HELD`] set if it is held or frozen.
+    slot_held: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Owned>() == 24);
+
+impl Owned {
+    fn new(set: u32, start: u64, end: u64, slot: u32, free: bool) -> Owned {
+        debug_assert_eq!(slot & HELD, 0);
+        Owned {
+            start,
+            end,
+            set,
+            slot_held: if free { slot } else { slot | HELD },
+        }
+    }
+
+    pub(crate) fn key(&self) -> SetKey {
+        (self.set, self.start)
+    }
+
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot_held & !HELD
+    }
+
     /// Free of holds and freezes.
-    pub(crate) free: bool,
+    pub(crate) fn free(&self) -> bool {
+        self.slot_held & HELD == 0
+    }
+
+    fn set_free(&mut self, free: bool) {
+        *self = Owned::new(self.set, self.start, self.end, self.slot(), free);
+    }
 }
 
 /// One account's blocks, sorted by set key, highest first: selection takes an account's
@@ -130,16 +170,16 @@ impl AccountBlocks {
         Some((self.0.last()?, self.0.first()?))
     }
 
-    /// Positions `lo..hi` of the entries of set (attributes, labels); the set's lowest serial
-    /// is at `hi - 1`.
-    pub(crate) fn span(&self, set: (u32, u32)) -> std::ops::Range<usize> {
-        let lo = self.0.partition_point(|o| (o.key.0, o.key.1) > set);
-        let hi = lo + self.0[lo..].partition_point(|o| (o.key.0, o.key.1) == set);
+    /// Positions `lo..hi` of the entries of set number `set`; the set's lowest serial is at
+    /// `hi - 1`.
+    pub(crate) fn span(&self, set: u32) -> std::ops::Range<usize> {
+        let lo = self.0.partition_point(|o| o.set > set);
+        let hi = lo + self.0[lo..].partition_point(|o| o.set == set);
         lo..hi
     }
 
     fn find(&self, k: &SetKey) -> Result<usize, usize> {
-        self.0.binary_search_by(|o| k.cmp(&o.key))
+        self.0.binary_search_by(|o| k.cmp(&o.key()))
     }
 }
 
@@ -179,6 +219,10 @@ pub(crate) struct Blocks {
     pending: Vec<(u32, u32)>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
+    /// (attributes, labels) by set number in the owners' indexes, and the numbers by pair
+    /// (attributes in the high half): given on first use, never reused.
+    sets: Vec<(u32, u32)>,
+    set_numbers: IdMap<u64, u32>,
     /// Reused by `hand_over`: the entries handed to the recipient, and their positions; and
     /// the boundaries where they may merge.
     scratch: Vec<(Owned, usize)>,
@@ -333,6 +377,28 @@ impl Blocks {
         index_of(&mut self.by_owner, &mut self.ids, a).1
     }
 
+    /// The (attributes, labels) of set number `set`.
+    pub(crate) fn pair(&self, set: u32) -> (u32, u32) {
+        self.sets[set as usize]
+    }
+
+    /// The number of set (`attrs`, `labels`), if it has one.
+    pub(crate) fn set_number(&self, attrs: u32, labels: u32) -> Option<u32> {
+        self.set_numbers.get(&pair_key(attrs, labels)).copied()
+    }
+
+    /// The number of set (`attrs`, `labels`), given now if it has none.
+    fn set_number_or_new(&mut self, attrs: u32, labels: u32) -> u32 {
+        let sets = &mut self.sets;
+        *self
+            .set_numbers
+            .entry(pair_key(attrs, labels))
+            .or_insert_with(|| {
+                sets.push((attrs, labels));
+                (sets.len() - 1) as u32
+            })
+    }
+
     /// Writes the owner changes `hand_over` has kept pending. Everything that reads or writes
     /// owners otherwise calls it first; a caller deciding a batch calls it at the batch's end.
     pub(crate) fn settle(&mut self) {
@@ -448,10 +514,11 @@ impl Blocks {
             self.unindex(old, key.1);
             self.index(&new, key.1, slot);
         } else if (old.end, old.is_free()) != (new.end, new.is_free()) {
-            if let Some(set) = self.by_owner.get_mut(&new.owner) {
-                if let Ok(i) = set.find(&(new.attrs, new.labels, key.1)) {
+            let n = self.set_number(new.attrs, new.labels);
+            if let (Some(n), Some(set)) = (n, self.by_owner.get_mut(&new.owner)) {
+                if let Ok(i) = set.find(&(n, key.1)) {
                     set.0[i].end = new.end;
-                    set.0[i].free = new.is_free();
+                    set.0[i].set_free(new.is_free());
                 }
             }
         }
@@ -499,23 +566,17 @@ impl Blocks {
     }
 
     fn index(&mut self, b: &Block, start: u64, slot: u32) {
+        let n = self.set_number_or_new(b.attrs, b.labels);
         let set = index_of(&mut self.by_owner, &mut self.ids, b.owner);
-        let key = (b.attrs, b.labels, start);
-        let at = set.find(&key).unwrap_or_else(|i| i);
-        set.0.insert(
-            at,
-            Owned {
-                key,
-                end: b.end,
-                slot,
-                free: b.is_free(),
-            },
-        );
+        let at = set.find(&(n, start)).unwrap_or_else(|i| i);
+        set.0
+            .insert(at, Owned::new(n, start, b.end, slot, b.is_free()));
     }
 
     fn unindex(&mut self, b: &Block, start: u64) {
-        if let Some(set) = self.by_owner.get_mut(&b.owner) {
-            if let Ok(i) = set.find(&(b.attrs, b.labels, start)) {
+        let n = self.set_number(b.attrs, b.labels);
+        if let (Some(n), Some(set)) = (n, self.by_owner.get_mut(&b.owner)) {
+            if let Ok(i) = set.find(&(n, start)) {
                 set.0.remove(i);
             }
         }
@@ -553,7 +614,7 @@ impl Blocks {
             // logged, a block taken whole has its record and owner neither read nor written
             // here (its owner change is kept pending), so no cache miss holds the writer up.
             let o = sender.0[t.pos];
-            debug_assert_eq!((o.key.2, o.slot, o.end), (t.start, t.slot, t.range.end()));
+            debug_assert_eq!((o.start, o.slot(), o.end), (t.start, t.slot, t.range.end()));
             if let Some(log) = log.as_mut() {
                 log((issuing, t.start), Some(self.slab[t.slot].with(from)));
             }
@@ -561,13 +622,13 @@ impl Blocks {
             if cut == t.start {
                 self.pending.push((t.slot, to_n));
                 whole += 1;
-                incoming.push((Owned { free: true, ..o }, 0));
+                incoming.push((Owned::new(o.set, o.start, o.end, t.slot, true), 0));
             } else {
                 let block = Block {
                     end: o.end,
                     unit_start: self.slab[t.slot].unit_start + (cut - t.start),
-                    attrs: o.key.0,
-                    labels: o.key.1,
+                    attrs: self.sets[o.set as usize].0,
+                    labels: self.sets[o.set as usize].1,
                     owner: to,
                     hold: 0,
                     freezes: 0,
@@ -598,15 +659,7 @@ impl Blocks {
                 if let Some(log) = log.as_mut() {
                     log((issuing, cut), None);
                 }
-                incoming.push((
-                    Owned {
-                        key: (o.key.0, o.key.1, cut),
-                        slot,
-                        free: true,
-                        ..o
-                    },
-                    0,
-                ));
+                incoming.push((Owned::new(o.set, cut, o.end, slot, true), 0));
             }
         }
         // The sender's index loses the blocks taken whole (all but a split last one, so
@@ -639,7 +692,7 @@ impl Blocks {
         let mut i = n;
         for j in 0..m {
             let o = incoming[j].0;
-            while i > 0 && set[i - 1].key < o.key {
+            while i > 0 && set[i - 1].key() < o.key() {
                 set[i - 1 + (m - j)] = set[i - 1];
                 i -= 1;
             }
@@ -654,20 +707,17 @@ impl Blocks {
         let mut bounds = std::mem::take(&mut self.bounds);
         bounds.clear();
         for &(o, p) in &incoming {
-            let (a, l, s) = o.key;
+            let s = o.start;
             if let Some(prev) = set.get(p + 1) {
-                if (prev.key.0, prev.key.1) == (a, l)
-                    && prev.free
-                    && prev.end.checked_add(1) == Some(s)
-                {
-                    bounds.push((s, prev.slot, o.slot));
+                if prev.set == o.set && prev.free() && prev.end.checked_add(1) == Some(s) {
+                    bounds.push((s, prev.slot(), o.slot()));
                 }
             }
             if let (Some(next), Some(after)) =
                 (p.checked_sub(1).map(|q| set[q]), o.end.checked_add(1))
             {
-                if (next.key.0, next.key.1) == (a, l) && next.free && next.key.2 == after {
-                    bounds.push((after, o.slot, next.slot));
+                if next.set == o.set && next.free() && next.start == after {
+                    bounds.push((after, o.slot(), next.slot()));
                 }
             }
         }
@@ -712,6 +762,11 @@ impl Blocks {
     }
 }
 
+/// The key of a set's number in `Blocks::set_numbers`.
+fn pair_key(attrs: u32, labels: u32) -> u64 {
+    (u64::from(attrs) << 32) | u64::from(labels)
+}
+
 /// Account `a`'s index, made (and `a` numbered) if it has none.
 fn index_of<'a>(
     by_owner: &'a mut IdMap<AccountId, AccountBlocks>,
@@ -743,6 +798,8 @@ fn alloc(
         }
         None => {
             let s = slab.push(rec);
+            // An owner's index keeps a hold flag in a slot's top bit.
+            assert!(s < HELD, "more than 2^31 blocks in one registry state");
             let o = owners.push(owner);
             debug_assert_eq!(s, o);
             s

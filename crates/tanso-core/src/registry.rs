@@ -467,15 +467,24 @@ impl RegistryState {
             .collect()
     }
 
-    /// The blocks an account owns, ascending by set then serial.
+    /// The blocks an account owns, ascending by set (attributes, then labels) then serial.
     pub fn holdings(&self, account: AccountId) -> Vec<BlockView> {
         let Some(set) = self.blocks.of(account) else {
             return Vec::new();
         };
-        set.ascending()
-            .map(|o| {
-                let issuing = self.attrs.get(o.key.0).issuing;
-                self.view(issuing, o.key.2, self.blocks.at_of(o.slot, account))
+        // The index groups sets by number, in order of first use: sorted into the pairs'
+        // order when an account holds several.
+        let mut keys: Vec<((u32, u32), u64, u32)> = set
+            .ascending()
+            .map(|o| (self.blocks.pair(o.set), o.start, o.slot()))
+            .collect();
+        if !keys.is_sorted() {
+            keys.sort_unstable();
+        }
+        keys.into_iter()
+            .map(|((attrs, _), start, slot)| {
+                let issuing = self.attrs.get(attrs).issuing;
+                self.view(issuing, start, self.blocks.at_of(slot, account))
             })
             .collect()
     }
@@ -767,13 +776,10 @@ impl RegistryState {
                 .is_none_or(|l| self.labels.get(labels) == l)
     }
 
-    /// The one set (attributes, labels) of `account` that `filter` matches, and whether it is
-    /// the only set the account holds: `None` if none matches, 3012 (ambiguous) if several do.
-    fn matching_set(
-        &self,
-        account: AccountId,
-        filter: &SetFilter,
-    ) -> R<Option<((u32, u32), bool)>> {
+    /// The number of the one set (attributes, labels) of `account` that `filter` matches, and
+    /// whether it is the only set the account holds: `None` if none matches, 3012 (ambiguous)
+    /// if several do.
+    fn matching_set(&self, account: AccountId, filter: &SetFilter) -> R<Option<(u32, bool)>> {
         let Some(set) = self.blocks.of(account) else {
             return Ok(None);
         };
@@ -782,15 +788,15 @@ impl RegistryState {
         let Some((first, last)) = set.extremes() else {
             return Ok(None);
         };
-        let ((a, l, _), (za, zl, _)) = (first.key, last.key);
-        if (a, l) == (za, zl) {
-            return Ok(self.matches(filter, a, l).then_some(((a, l), true)));
+        if first.set == last.set {
+            let (a, l) = self.blocks.pair(first.set);
+            return Ok(self.matches(filter, a, l).then_some((first.set, true)));
         }
         // Each set once, from the highest: jump past the current set's span.
-        let mut found: Option<(u32, u32)> = None;
+        let mut found: Option<u32> = None;
         let mut at = 0;
         while let Some(o) = set.descending().get(at) {
-            let (a, l, _) = o.key;
+            let (a, l) = self.blocks.pair(o.set);
             if self.matches(filter, a, l) {
                 if found.is_some() {
                     return Err(rej(
@@ -801,11 +807,11 @@ impl RegistryState {
                         ),
                     ));
                 }
-                found = Some((a, l));
+                found = Some(o.set);
             }
-            at = set.span((a, l)).end;
+            at = set.span(o.set).end;
         }
-        Ok(found.map(|set| (set, false)))
+        Ok(found.map(|n| (n, false)))
     }
 
     /// The blocks a quantity takes from `account`: `(start, block, taken range)` in ascending
@@ -841,26 +847,22 @@ impl RegistryState {
                 ),
             )
         };
-        let (Some(((a, l), one_set)), Some(set)) =
+        let (Some((n, one_set)), Some(set)) =
             (self.matching_set(account, filter)?, self.blocks.of(account))
         else {
             return Err(short());
         };
-        let issuing = self.attrs.get(a).issuing;
+        let issuing = self.attrs.get(self.blocks.pair(n).0).issuing;
         let mut left = want;
         // An account with one set is walked from its lowest block, without a search.
-        let span = if one_set {
-            0..set.len()
-        } else {
-            set.span((a, l))
-        };
+        let span = if one_set { 0..set.len() } else { set.span(n) };
         let entries = set.descending();
         for pos in span.rev() {
             let o = &entries[pos];
-            if !o.free {
+            if !o.free() {
                 continue;
             }
-            let s = o.key.2;
+            let s = o.start;
             let n = o.end - s + 1;
             let (rs, take) = if n <= left {
                 (s, n)
@@ -870,7 +872,7 @@ impl RegistryState {
             out.push(crate::blocks::Take {
                 pos,
                 start: s,
-                slot: o.slot,
+                slot: o.slot(),
                 range: SerialRange::new(rs, o.end)?,
             });
             left -= take;
@@ -990,10 +992,10 @@ impl RegistryState {
                 };
                 let mut left = quantity.get();
                 for o in sets[2 * k].iter().rev() {
-                    let n = o.end - o.key.2 + 1;
+                    let n = o.end - o.start + 1;
                     if n >= left {
                         if n > left {
-                            splits[k] = Some(o.slot);
+                            splits[k] = Some(o.slot());
                         }
                         break;
                     }
@@ -3106,8 +3108,15 @@ impl RegistryState {
             prev = Some(((i, s), b));
         }
         for (a, set) in self.blocks.owners() {
-            let keys: BTreeSet<(u32, u32, u64)> = set.ascending().map(|o| o.key).collect();
-            if keys.len() != set.len() || !set.descending().windows(2).all(|w| w[0].key > w[1].key)
+            let keys: BTreeSet<(u32, u32, u64)> = set
+                .ascending()
+                .map(|o| {
+                    let (at, l) = self.blocks.pair(o.set);
+                    (at, l, o.start)
+                })
+                .collect();
+            if keys.len() != set.len()
+                || !set.descending().windows(2).all(|w| w[0].key() > w[1].key())
             {
                 return Err(format!("account index of {} is not strictly ordered", a.0));
             }
@@ -3115,8 +3124,8 @@ impl RegistryState {
                 return Err(format!("account index of {} disagrees with blocks", a.0));
             }
             for o in set.ascending() {
-                let (at, l, s) = o.key;
-                let b = self.blocks.at(o.slot);
+                let ((at, l), s) = (self.blocks.pair(o.set), o.start);
+                let b = self.blocks.at(o.slot());
                 let issuing = self.attrs.get(at).issuing;
                 if b.owner != *a
                     || (b.attrs, b.labels) != (at, l)
@@ -3127,7 +3136,7 @@ impl RegistryState {
                         a.0
                     ));
                 }
-                if (o.end, o.free) != (b.end, b.is_free()) {
+                if (o.end, o.free()) != (b.end, b.is_free()) {
                     return Err(format!(
                         "account index of {} has a stale end or hold flag for serial {s}",
                         a.0

@@ -324,6 +324,49 @@ fn fragmented_accounts_keep_their_order_across_thousands_of_blocks() {
     assert_eq!(cold.state_hash(), s.state_hash());
 }
 
+/// An account's holdings list its sets by attributes, then labels (each in order of first
+/// use), then serial, whatever order the account's index numbered them in: here the relabelled
+/// 2024 units form a set first used after the 2026 one, and still come before it.
+#[test]
+fn holdings_list_sets_by_attributes_then_labels_however_first_used() {
+    let mut s = registry();
+    issue(&mut s, 1, 100, 2024);
+    issue(&mut s, 1, 100, 2026);
+    ok(
+        &mut s,
+        Command::SetLabels {
+            ranges: vec![range(1, 50)],
+            labels: Labels {
+                first_transferred: true,
+                ..Labels::default()
+            },
+            citation: None,
+        },
+    );
+    let got: Vec<(Vintage, bool, u64, u64)> = s
+        .holdings(AccountId(1))
+        .iter()
+        .map(|b| {
+            (
+                b.attributes.vintage,
+                b.labels.first_transferred,
+                b.range.start(),
+                b.range.end(),
+            )
+        })
+        .collect();
+    let year = |y: i32| Vintage::new(y.into()).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (year(2024), false, 51, 100),
+            (year(2024), true, 1, 50),
+            (year(2026), false, 101, 200),
+        ]
+    );
+    s.check_invariants().unwrap();
+}
+
 /// A seeded xorshift generator: each call gives a number below its argument.
 fn below(mut rng: u64) -> impl FnMut(u64) -> u64 {
     move |n| {
