@@ -1,15 +1,14 @@
-//! The serial blocks of one registry state, in two orders over one store of block records:
-//! by (issuing registry, first serial) for lookups by serial, and per owner by
-//! (set, first serial) for selection, which takes an account's blocks of one set (attributes,
-//! labels; numbered on first use) in ascending serial order. Both orders hold the record's slot, so a block whose owner
-//! changes (the common case of a transfer) has its slot's owner rewritten and is re-indexed
-//! under its owners, without a search of the serial order; only a new first serial (a split)
-//! or a removed one (a merge) changes that order. A slot's owner is kept apart from the rest
-//! of its record (`owners` and `slab`): a transfer of whole blocks writes only the owners, one
-//! random write per block in an array a sixth the records' size (measured on the `blocks`
-//! workload: writer 5.2 µs per transfer against 6.0 with the owner in the record), and since
-//! an owner is kept there as a four-byte number (kept with the account's index; `ids` maps it
-//! back), a twelfth.
+//! The serial blocks of one registry state, in two orders over one store of block records: by
+//! (issuing registry, first serial) for lookups by serial, and per owner by (set, first serial) for
+//! selection, which takes an account's blocks of one set (attributes, labels; numbered on first
+//! use) in ascending serial order. Both orders hold the record's slot, so a block whose owner
+//! changes (the common case of a transfer) has its slot's owner rewritten and is re-indexed under
+//! its owners, without a search of the serial order; only a new first serial (a split) or a removed
+//! one (a merge) changes that order. A slot's owner is kept apart from the rest of its record
+//! (`owners` and `slab`): a transfer of whole blocks writes only the owners, one random write per
+//! block in an array a sixth the records' size (measured on the `blocks` workload: writer 5.2 µs
+//! per transfer against 6.0 with the owner in the record), and since an owner is kept there as a
+//! four-byte number (kept with the account's index; `ids` maps it back), a twelfth.
 //! The hand-over does not even make those writes itself: it knows every block's new owner
 //! from the indexes, keeps the changes pending in order, and `settle` writes them in one loop
 //! of independent stores, before anything else reads or writes owners (reads in between are
@@ -96,8 +95,8 @@ const HELD: u32 = 1 << 31;
 
 /// One block in its owner's index: what selection and merging read, copied from the block
 /// record and kept equal to it (`RegistryState::check_invariants` checks). 24 bytes: the
-/// merge into a recipient's index and the warm's reads of a sender's move a third fewer bytes
-/// than with the pair and a flag of their own.
+/// merge into a recipient's index and the warm's reads of a sender's move a quarter fewer
+/// bytes than with the pair and a flag of their own (32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Owned {
     pub(crate) start: u64,
@@ -624,11 +623,12 @@ impl Blocks {
                 whole += 1;
                 incoming.push((Owned::new(o.set, o.start, o.end, t.slot, true), 0));
             } else {
+                let (attrs, labels) = self.sets[o.set as usize];
                 let block = Block {
                     end: o.end,
                     unit_start: self.slab[t.slot].unit_start + (cut - t.start),
-                    attrs: self.sets[o.set as usize].0,
-                    labels: self.sets[o.set as usize].1,
+                    attrs,
+                    labels,
                     owner: to,
                     hold: 0,
                     freezes: 0,

@@ -847,15 +847,19 @@ impl RegistryState {
                 ),
             )
         };
-        let (Some((n, one_set)), Some(set)) =
+        let (Some((set_no, one_set)), Some(set)) =
             (self.matching_set(account, filter)?, self.blocks.of(account))
         else {
             return Err(short());
         };
-        let issuing = self.attrs.get(self.blocks.pair(n).0).issuing;
+        let issuing = self.attrs.get(self.blocks.pair(set_no).0).issuing;
         let mut left = want;
         // An account with one set is walked from its lowest block, without a search.
-        let span = if one_set { 0..set.len() } else { set.span(n) };
+        let span = if one_set {
+            0..set.len()
+        } else {
+            set.span(set_no)
+        };
         let entries = set.descending();
         for pos in span.rev() {
             let o = &entries[pos];
