@@ -38,7 +38,7 @@
 //! depends on them.
 
 use crate::ids::{AccountId, RegistryId};
-use crate::registry::{Block, IdMap, RegistryState};
+use crate::registry::{Block, IdMap, Interner, RegistryState};
 use crate::units::SerialRange;
 use std::collections::BTreeMap;
 
@@ -218,10 +218,9 @@ pub(crate) struct Blocks {
     pending: Vec<(u32, u32)>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
-    /// (attributes, labels) by set number in the owners' indexes, and the numbers by pair
-    /// (attributes in the high half): given on first use, never reused.
-    sets: Vec<(u32, u32)>,
-    set_numbers: IdMap<u64, u32>,
+    /// The sets (attributes, labels) of the owners' indexes by number: given on first use,
+    /// never reused.
+    sets: Interner<(u32, u32)>,
     /// Reused by `hand_over`: the entries handed to the recipient, and their positions; and
     /// the boundaries where they may merge.
     scratch: Vec<(Owned, usize)>,
@@ -378,24 +377,7 @@ impl Blocks {
 
     /// The (attributes, labels) of set number `set`.
     pub(crate) fn pair(&self, set: u32) -> (u32, u32) {
-        self.sets[set as usize]
-    }
-
-    /// The number of set (`attrs`, `labels`), if it has one.
-    pub(crate) fn set_number(&self, attrs: u32, labels: u32) -> Option<u32> {
-        self.set_numbers.get(&pair_key(attrs, labels)).copied()
-    }
-
-    /// The number of set (`attrs`, `labels`), given now if it has none.
-    fn set_number_or_new(&mut self, attrs: u32, labels: u32) -> u32 {
-        let sets = &mut self.sets;
-        *self
-            .set_numbers
-            .entry(pair_key(attrs, labels))
-            .or_insert_with(|| {
-                sets.push((attrs, labels));
-                (sets.len() - 1) as u32
-            })
+        *self.sets.get(set)
     }
 
     /// Writes the owner changes `hand_over` has kept pending. Everything that reads or writes
@@ -513,7 +495,7 @@ impl Blocks {
             self.unindex(old, key.1);
             self.index(&new, key.1, slot);
         } else if (old.end, old.is_free()) != (new.end, new.is_free()) {
-            let n = self.set_number(new.attrs, new.labels);
+            let n = self.sets.find(&(new.attrs, new.labels));
             if let (Some(n), Some(set)) = (n, self.by_owner.get_mut(&new.owner)) {
                 if let Ok(i) = set.find(&(n, key.1)) {
                     set.0[i].end = new.end;
@@ -565,7 +547,7 @@ impl Blocks {
     }
 
     fn index(&mut self, b: &Block, start: u64, slot: u32) {
-        let n = self.set_number_or_new(b.attrs, b.labels);
+        let n = self.sets.intern(&(b.attrs, b.labels));
         let set = index_of(&mut self.by_owner, &mut self.ids, b.owner);
         let at = set.find(&(n, start)).unwrap_or_else(|i| i);
         set.0
@@ -573,7 +555,7 @@ impl Blocks {
     }
 
     fn unindex(&mut self, b: &Block, start: u64) {
-        let n = self.set_number(b.attrs, b.labels);
+        let n = self.sets.find(&(b.attrs, b.labels));
         if let (Some(n), Some(set)) = (n, self.by_owner.get_mut(&b.owner)) {
             if let Ok(i) = set.find(&(n, start)) {
                 set.0.remove(i);
@@ -623,7 +605,7 @@ impl Blocks {
                 whole += 1;
                 incoming.push((Owned::new(o.set, o.start, o.end, t.slot, true), 0));
             } else {
-                let (attrs, labels) = self.sets[o.set as usize];
+                let (attrs, labels) = *self.sets.get(o.set);
                 let block = Block {
                     end: o.end,
                     unit_start: self.slab[t.slot].unit_start + (cut - t.start),
@@ -760,11 +742,6 @@ impl Blocks {
         }
         self.replace((issuing, ls), lslot, &l, Block { end: r.end, ..l });
     }
-}
-
-/// The key of a set's number in `Blocks::set_numbers`.
-fn pair_key(attrs: u32, labels: u32) -> u64 {
-    (u64::from(attrs) << 32) | u64::from(labels)
 }
 
 /// Account `a`'s index, made (and `a` numbered) if it has none.

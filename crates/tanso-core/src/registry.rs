@@ -53,6 +53,12 @@ pub(crate) struct Interner<T: Clone + Eq + Hash> {
     index: HashMap<T, u32>,
 }
 
+impl<T: Clone + Eq + Hash> Default for Interner<T> {
+    fn default() -> Self {
+        Interner::new()
+    }
+}
+
 impl<T: Clone + Eq + Hash> Interner<T> {
     fn new() -> Self {
         Interner {
