@@ -14,7 +14,12 @@
 //! of independent stores, before anything else reads or writes owners (reads in between are
 //! still correct: they look at the pending changes), at a batch's end, or once a few thousand
 //! are kept. So a transfer never waits on an owner's cache miss, and the look-ahead need not
-//! load them.
+//! load them. A caller with a second thread can even have the writes made there: it lends the
+//! owners' array out with the pending changes (`lend_owners`, [`OwnerStores`]) and gives it
+//! back later; quantity transfers go on meanwhile, keeping their changes pending, and anything
+//! that needs owners while the array is out finds them in the owners' indexes, or rebuilds it
+//! from them (measured on the `blocks` workload: writer 4.3–4.7 µs per transfer against
+//! 5.4–5.6 with the writes on the writer).
 //!
 //! The serial order is a list per issuing registry through the records (`Rec::next`), with a
 //! sparse map of anchors (`Anchors`: first serial → slot, always including the lowest block).
@@ -216,6 +221,15 @@ pub(crate) struct Blocks {
     /// before anything that reads or writes `owners` otherwise, or once [`PENDING_MAX`]
     /// are kept. Reading an owner with changes pending is correct but scans them.
     pending: Vec<(u32, u32)>,
+    /// `owners` is lent out (`lend_owners`): it is empty here until given back, `alloc`
+    /// leaves it alone, and the changes made meanwhile stay pending. Anything else that
+    /// needs it first brings it home (`home`), rebuilding it from the indexes if the loan is
+    /// still out.
+    away: bool,
+    /// The current loan's number: a loan given back after `home` rebuilt the array is stale.
+    loan: u64,
+    /// An emptied change list from the last loan given back, for the next loan's pending.
+    spare: Vec<(u32, u32)>,
     free: Vec<u32>,
     by_owner: IdMap<AccountId, AccountBlocks>,
     /// The sets (attributes, labels) of the owners' indexes by number: given on first use,
@@ -336,13 +350,25 @@ impl Blocks {
 
     /// Every block, in serial order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, Block)> + '_ {
-        // With owner changes pending, their last value per slot, found once.
-        let pending: IdMap<u32, u32> = self.pending.iter().copied().collect();
+        // Owners not in `owners`, found once: with owner changes pending, their last value
+        // per slot; with the owners lent out, every block's, from the indexes.
+        let known: IdMap<u32, u32> = if self.away {
+            self.by_owner
+                .values()
+                .flat_map(|b| b.0.iter().map(move |o| (o.slot(), b.1)))
+                .collect()
+        } else {
+            self.pending.iter().copied().collect()
+        };
         self.anchors.0.iter().flat_map(move |(r, map)| {
             let r = *r;
-            let pending = pending.clone();
+            let known = known.clone();
             self.walk(map.values().next().copied()).map(move |c| {
-                let owner = pending.get(&c).copied().unwrap_or(self.owners[c]);
+                let owner = match known.get(&c) {
+                    Some(&o) => o,
+                    None if self.away => self.indexed_owner(c),
+                    None => self.owners[c],
+                };
                 (
                     (r, self.slab[c].start),
                     self.slab[c].with(self.ids[owner as usize]),
@@ -358,16 +384,99 @@ impl Blocks {
 
     /// The owner of the block in slot `slot`.
     fn owner(&self, slot: u32) -> AccountId {
-        let n = if self.pending.is_empty() {
-            self.owners[slot]
-        } else {
-            self.pending
-                .iter()
-                .rev()
-                .find(|&&(s, _)| s == slot)
-                .map_or(self.owners[slot], |&(_, o)| o)
-        };
+        let n = self
+            .pending
+            .iter()
+            .rev()
+            .find(|&&(s, _)| s == slot)
+            .map_or_else(
+                || match self.away {
+                    false => self.owners[slot],
+                    true => self.indexed_owner(slot),
+                },
+                |&(_, o)| o,
+            );
         self.ids[n as usize]
+    }
+
+    /// The number of the owner of the block in slot `slot`, found in the owners' indexes: for
+    /// reads while `owners` is lent out, which a caller that lends it avoids (a search of
+    /// every account that ever held a block).
+    fn indexed_owner(&self, slot: u32) -> u32 {
+        let rec = &self.slab[slot];
+        let Some(set) = self.sets.find(&(rec.attrs, rec.labels)) else {
+            return 0;
+        };
+        self.by_owner
+            .values()
+            .find(|b| {
+                b.find(&(set, rec.start))
+                    .is_ok_and(|i| b.0[i].slot() == slot)
+            })
+            .map_or(0, |b| b.1)
+    }
+
+    /// Lends out the owners' array with the owner changes kept pending, for another thread
+    /// to write them ([`OwnerStores::apply`]) while this state decides more quantity
+    /// transfers, which neither read nor write owners (their changes stay pending meanwhile).
+    /// `None` if it is lent already, or nothing is pending. Anything else that needs owners
+    /// while it is out rebuilds them from the indexes (correct, but a pass over every block),
+    /// so a caller gives it back ([`Blocks::return_owners`]) before such a command.
+    pub(crate) fn lend_owners(&mut self) -> Option<OwnerStores> {
+        if self.away || self.pending.is_empty() {
+            return None;
+        }
+        self.away = true;
+        self.loan += 1;
+        let spare = std::mem::take(&mut self.spare);
+        Some(OwnerStores {
+            owners: std::mem::take(&mut self.owners),
+            changes: std::mem::replace(&mut self.pending, spare),
+            loan: self.loan,
+        })
+    }
+
+    /// Takes the owners' array back, its lent changes written (here, if the borrower did
+    /// not). A loan outlived by `home` (which rebuilt the array) is dropped.
+    pub(crate) fn return_owners(&mut self, mut stores: OwnerStores) {
+        if !self.away || stores.loan != self.loan {
+            return;
+        }
+        stores.apply();
+        self.owners = stores.owners;
+        // Slots made while it was out (their owners pending) get a place.
+        while self.owners.len() < self.slab.len() {
+            self.owners.push(0);
+        }
+        self.spare = stores.changes;
+        self.away = false;
+    }
+
+    /// Whether the owners' array is lent out.
+    pub(crate) fn owners_away(&self) -> bool {
+        self.away
+    }
+
+    /// Brings the owners' array home: if it is lent out, rebuilds it from the indexes (every
+    /// block is in its owner's), which also makes every pending change moot.
+    fn home(&mut self) {
+        if !self.away {
+            return;
+        }
+        let mut owners = Slab::default();
+        while owners.len() < self.slab.len() {
+            owners.push(0);
+        }
+        for b in self.by_owner.values() {
+            for o in &b.0 {
+                owners[o.slot()] = b.1;
+            }
+        }
+        self.owners = owners;
+        self.pending.clear();
+        self.away = false;
+        // A loan still out is stale now.
+        self.loan += 1;
     }
 
     /// The number of account `a` in `owners`, given now if it has none.
@@ -383,6 +492,7 @@ impl Blocks {
     /// Writes the owner changes `hand_over` has kept pending. Everything that reads or writes
     /// owners otherwise calls it first; a caller deciding a batch calls it at the batch's end.
     pub(crate) fn settle(&mut self) {
+        self.home();
         for &(s, o) in &self.pending {
             self.owners[s] = o;
         }
@@ -424,7 +534,14 @@ impl Blocks {
             (Some(b), None) => {
                 // A new block, linked between `prev` and `cur`; the lowest is always an anchor.
                 let n = self.number(b.owner);
-                let slot = alloc(&mut self.slab, &mut self.owners, &mut self.free, s, b, n);
+                let slot = alloc(
+                    &mut self.slab,
+                    Some(&mut self.owners),
+                    &mut self.free,
+                    s,
+                    b,
+                    n,
+                );
                 self.slab[slot].next = cur.unwrap_or(NIL);
                 match prev {
                     Some(p) => self.slab[p].next = slot,
@@ -615,14 +732,8 @@ impl Blocks {
                     hold: 0,
                     freezes: 0,
                 };
-                let slot = alloc(
-                    &mut self.slab,
-                    &mut self.owners,
-                    &mut self.free,
-                    cut,
-                    block,
-                    to_n,
-                );
+                let owners = (!self.away).then_some(&mut self.owners);
+                let slot = alloc(&mut self.slab, owners, &mut self.free, cut, block, to_n);
                 // A reused slot may have an older owner change pending, which must not win.
                 self.pending.push((slot, to_n));
                 // The high end goes into the serial order right after the block it came
@@ -710,7 +821,8 @@ impl Blocks {
             self.merge_at(issuing, to, x, l, r, &mut log);
         }
         self.bounds = bounds;
-        if self.pending.len() >= PENDING_MAX {
+        // While the owners are lent out, their changes wait for the loan to come back.
+        if self.pending.len() >= PENDING_MAX && !self.away {
             self.settle();
         }
     }
@@ -757,30 +869,63 @@ fn index_of<'a>(
 }
 
 /// Stores `b`, starting at serial `start`, in a free slot or a new one, outside the serial
-/// order (its caller links it); `owner` is the number of `b.owner`.
+/// order (its caller links it); `owner` is the number of `b.owner`, written to `owners`
+/// unless they are lent out (`None`: the caller keeps the change pending).
 fn alloc(
     slab: &mut Slab<Rec>,
-    owners: &mut Slab<u32>,
+    owners: Option<&mut Slab<u32>>,
     free: &mut Vec<u32>,
     start: u64,
     b: Block,
     owner: u32,
 ) -> u32 {
     let rec = Rec::of(start, &b);
-    match free.pop() {
+    let s = match free.pop() {
         Some(s) => {
             slab[s] = rec;
-            owners[s] = owner;
             s
         }
         None => {
             let s = slab.push(rec);
             // An owner's index keeps a hold flag in a slot's top bit.
             assert!(s < HELD, "more than 2^31 blocks in one registry state");
-            let o = owners.push(owner);
-            debug_assert_eq!(s, o);
             s
         }
+    };
+    if let Some(owners) = owners {
+        while owners.len() <= s as usize {
+            owners.push(0);
+        }
+        owners[s] = owner;
+    }
+    s
+}
+
+/// The owners' array of a registry state, lent out with the owner changes it had pending
+/// ([`RegistryState::lend_owners`]), so that another thread writes them while the state
+/// decides more quantity transfers. Given back with [`RegistryState::return_owners`].
+pub struct OwnerStores {
+    owners: Slab<u32>,
+    changes: Vec<(u32, u32)>,
+    loan: u64,
+}
+
+impl OwnerStores {
+    /// Writes the lent changes, in the order they were made (the last one for a slot wins);
+    /// slots made after the array was last written get their place first.
+    pub fn apply(&mut self) {
+        for &(s, o) in &self.changes {
+            while self.owners.len() <= s as usize {
+                self.owners.push(0);
+            }
+            self.owners[s] = o;
+        }
+        self.changes.clear();
+    }
+
+    /// Owner changes not yet written.
+    pub fn changes(&self) -> usize {
+        self.changes.len()
     }
 }
 
@@ -860,6 +1005,13 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
+    /// Slots stored.
+    fn len(&self) -> usize {
+        self.chunks.last().map_or(0, |c| {
+            ((self.chunks.len() - 1) << SLAB_CHUNK_BITS) + c.len()
+        })
+    }
+
     /// Stores `b` in the next slot and returns it.
     fn push(&mut self, b: T) -> u32 {
         let full = self

@@ -57,6 +57,22 @@ impl ChainState {
         }
     }
 
+    /// A registry's owners lent out with their pending changes
+    /// (`RegistryState::lend_owners`); `None` for other chains.
+    pub fn lend_owners(&mut self) -> Option<crate::OwnerStores> {
+        match self {
+            ChainState::Registry(r) => r.lend_owners(),
+            ChainState::Decisions(_) => None,
+        }
+    }
+
+    /// Gives back owners lent by `lend_owners`.
+    pub fn return_owners(&mut self, stores: crate::OwnerStores) {
+        if let ChainState::Registry(r) = self {
+            r.return_owners(stores);
+        }
+    }
+
     pub fn new(chain: &ChainId) -> Self {
         match chain {
             ChainId::Registry(_) => ChainState::Registry(Box::default()),

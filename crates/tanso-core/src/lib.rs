@@ -24,6 +24,7 @@ pub mod registry;
 pub mod sha;
 pub mod units;
 
+pub use blocks::OwnerStores;
 pub use chain::ChainState;
 pub use checks::{Code, Rejection};
 pub use entry::Entry;

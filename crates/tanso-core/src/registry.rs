@@ -8,6 +8,7 @@
 //!
 //! This module must not do I/O, read clocks or draw random numbers: time and ids come in.
 
+use crate::blocks::OwnerStores;
 use crate::checks::{Checks, Code, Rejection};
 use crate::encode::{class_tag, hold_kind_tag, straddle_tag, Enc};
 use crate::ids::*;
@@ -314,6 +315,41 @@ impl RegistryState {
     /// How many owner changes quantity transfers have kept pending (see `settle`).
     pub fn pending_owner_changes(&self) -> usize {
         self.blocks.pending()
+    }
+
+    /// Whether deciding `cmd` neither reads nor writes the blocks' owners, so that it may run
+    /// while they are lent out (`lend_owners`): a quantity transfer, whose selection reads
+    /// the owners' indexes and whose hand-over keeps its owner changes pending. Every other
+    /// command (and a dry run) may read them.
+    pub fn decides_without_owners(cmd: &Command) -> bool {
+        matches!(
+            cmd,
+            Command::Transfer {
+                units: UnitSelection::Quantity { .. },
+                ..
+            }
+        )
+    }
+
+    /// Lends out the blocks' owners with the owner changes kept pending, for another thread
+    /// to write them ([`OwnerStores::apply`]) while this state decides more commands that
+    /// `decides_without_owners`. `None` if they are lent already or nothing is pending.
+    /// Whatever needs owners while they are out rebuilds them from the owners' indexes
+    /// (correct, but a pass over every block; a loan given back after that is dropped): a
+    /// caller gives them back first ([`RegistryState::return_owners`]).
+    pub fn lend_owners(&mut self) -> Option<OwnerStores> {
+        self.blocks.lend_owners()
+    }
+
+    /// Takes back the owners lent by `lend_owners`, writing the lent changes if the borrower
+    /// did not.
+    pub fn return_owners(&mut self, stores: OwnerStores) {
+        self.blocks.return_owners(stores);
+    }
+
+    /// Whether the blocks' owners are lent out.
+    pub fn owners_away(&self) -> bool {
+        self.blocks.owners_away()
     }
 
     /// Starts recording undo steps. Writes the owner changes the hand-over has kept pending
@@ -1027,13 +1063,7 @@ impl RegistryState {
         // blocks, which cannot fail (`move_quantity`): every rejection comes before any
         // change, so it keeps no undo steps (one per block otherwise). A dry run, a leg of a
         // multi-leg command and every other command keep them.
-        let sure = matches!(
-            cmd,
-            Command::Transfer {
-                units: UnitSelection::Quantity { .. },
-                ..
-            }
-        );
+        let sure = Self::decides_without_owners(cmd);
         if !sure {
             self.begin();
         }

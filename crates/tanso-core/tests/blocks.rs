@@ -466,3 +466,113 @@ fn owner_changes_kept_pending_read_as_if_written() {
     );
     assert!(most >= 3_000, "at most {most} changes pending");
 }
+
+/// The owners lent out (`RegistryState::lend_owners`) while quantity transfers go on: every
+/// read while they are out (every block, holdings, the block holding a serial, the state hash,
+/// the invariants) equals the same read of a twin that never lends them, whether the lent
+/// changes are written on another thread and given back, or a command that needs the owners
+/// comes first (they are rebuilt from the indexes, and the loan given back later is dropped).
+#[test]
+fn owners_lent_out_read_as_if_written() {
+    let (mut s, mut twin) = (registry(), registry());
+    issue(&mut s, 1, 10_000, 2026);
+    issue(&mut twin, 1, 10_000, 2026);
+    let mut next = below(0x9e37_79b9_7f4a_7c15u64);
+    let mut loan: Option<tanso_core::OwnerStores> = None;
+    let (mut lent, mut given_back, mut stale, mut reads_away, mut needed) = (0, 0, 0, 0, 0);
+    for step in 0..6_000 {
+        let from = 1 + next(5);
+        let to = 1 + (from + next(4)) % 5;
+        let ranged = step % 37 == 0;
+        let units = if ranged {
+            match twin.holdings(AccountId(from)).get(next(4) as usize) {
+                Some(b) => UnitSelection::Ranges(vec![range(b.range.start(), b.range.end())]),
+                None => continue,
+            }
+        } else {
+            by_quantity(1 + next(300))
+        };
+        let cmd = Command::Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            units,
+        };
+        if ranged && s.owners_away() {
+            needed += 1;
+        }
+        let (a, b) = (s.execute(&cmd, T0), twin.execute(&cmd, T0));
+        assert_eq!(a, b, "step {step}");
+        if ranged {
+            assert!(
+                !s.owners_away(),
+                "step {step}: a ranged transfer brings them home"
+            );
+        }
+        match (loan.take(), next(8)) {
+            (None, 0..=2) => {
+                if let Some(l) = s.lend_owners() {
+                    assert!(l.changes() > 0 && s.owners_away() && s.pending_owner_changes() == 0);
+                    assert!(s.lend_owners().is_none(), "step {step}: lent once");
+                    lent += 1;
+                    loan = Some(l);
+                }
+            }
+            (Some(mut l), 0..=1) => {
+                // Written on another thread, as a commit thread does.
+                let away = s.owners_away();
+                l = std::thread::spawn(move || {
+                    l.apply();
+                    l
+                })
+                .join()
+                .unwrap();
+                assert_eq!(l.changes(), 0);
+                s.return_owners(l);
+                assert!(!s.owners_away());
+                if away {
+                    given_back += 1;
+                } else {
+                    stale += 1;
+                }
+            }
+            (l, _) => loan = l,
+        }
+        if s.owners_away() {
+            reads_away += 1;
+        }
+        if step % 3 == 0 || s.owners_away() {
+            assert_eq!(s.blocks(), twin.blocks(), "step {step}");
+            for a in 1..=5 {
+                assert_eq!(
+                    s.holdings(AccountId(a)),
+                    twin.holdings(AccountId(a)),
+                    "step {step}"
+                );
+            }
+            for _ in 0..4 {
+                let serial = 1 + next(10_000);
+                assert_eq!(
+                    s.block_at(ind01(), serial),
+                    twin.block_at(ind01(), serial),
+                    "step {step}, serial {serial}"
+                );
+            }
+            assert_eq!(s.state_hash(), twin.state_hash(), "step {step}");
+        }
+        if step % 200 == 0 {
+            s.check_invariants().unwrap();
+        }
+    }
+    if let Some(l) = loan {
+        s.return_owners(l);
+    }
+    s.settle();
+    twin.settle();
+    s.check_invariants().unwrap();
+    assert_eq!(s.state_hash(), twin.state_hash());
+    assert!(
+        lent > 300 && given_back > 100 && stale > 5 && reads_away > 1_000 && needed > 5,
+        "lent {lent}, given back {given_back}, stale {stale}, reads away {reads_away}, \
+         needed {needed}"
+    );
+}

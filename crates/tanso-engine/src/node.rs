@@ -454,9 +454,14 @@ impl<'scope> Sealing<'scope> {
 /// commits with the store), or finished with its outcome and the answers it made durable.
 enum Flight<'scope, S: Store> {
     Grounded,
-    Flying(std::thread::ScopedJoinHandle<'scope, (S, Result<(), StoreError>, Sealed)>),
+    Flying(std::thread::ScopedJoinHandle<'scope, (S, Result<(), StoreError>, Sealed, Loans)>),
     Landed(Result<(), StoreError>, Vec<Answer>),
 }
+
+/// Registry chains' owners lent out, by chain index (`RegistryState::lend_owners`): a
+/// streamed batch's commit thread writes their pending changes, and they come home when it
+/// lands.
+type Loans = Vec<(u32, OwnerStores)>;
 
 /// A streamed batch once its deciding is done: what its commit thread finishes (the seal,
 /// still running, and the answers it fills in) and commits.
@@ -632,6 +637,11 @@ pub struct Node<S: Store> {
     rejected: FpSet,
     poisoned: bool,
     fenced: bool,
+    /// Some registry's owners are lent to the commit in flight (`Node::lend_owners`).
+    owners_lent: bool,
+    /// Streamed batches whose commit thread was lent owners, and commands that waited for
+    /// them to come home (`Node::owner_loans`).
+    loans: (u64, u64),
     /// Bytes per entry in the last batch's widest run, with some room: sizes the next batch's
     /// run buffers (a transfer of many blocks lists each range).
     entry_bytes: usize,
@@ -787,6 +797,8 @@ impl<S: Store> Node<S> {
             accepted_collisions: FpMap::default(),
             rejected: FpSet::default(),
             poisoned: false,
+            owners_lent: false,
+            loans: (0, 0),
             fenced: false,
             entry_bytes: ENTRY_BYTES_MIN,
         };
@@ -957,6 +969,7 @@ impl<S: Store> Node<S> {
         self.refuse_if_stopped()?;
         let (batch, answers) = std::thread::scope(|scope| {
             let batch = self.decide_all(scope, subs, now, &mut Flight::Grounded, None)?;
+            self.settle();
             Ok::<_, NodeError>(self.close_batch(batch))
         })?;
         if !batch.is_empty() {
@@ -1010,14 +1023,21 @@ impl<S: Store> Node<S> {
                 let (closing, next) = decided?;
                 inherit = Some(next);
                 let mut store = self.store.take().expect(STORE_HOME);
+                // The owner changes the batch's transfers kept pending are written by its
+                // commit thread, while this one decides the next batch (whose transfers do
+                // not read owners; anything else waits for the commit first).
+                let mut loans = self.lend_owners();
                 let commit = scope.spawn(move || {
+                    for (_, stores) in &mut loans {
+                        stores.apply();
+                    }
                     let (batch, sealed) = closing.finish();
                     let r = if batch.is_empty() {
                         Ok(())
                     } else {
                         store.commit(&batch)
                     };
-                    (store, r, sealed)
+                    (store, r, sealed, loans)
                 });
                 flight = Flight::Flying(commit);
             }
@@ -1047,11 +1067,15 @@ impl<S: Store> Node<S> {
             let Flight::Flying(commit) = std::mem::replace(flight, Flight::Grounded) else {
                 return;
             };
-            let (store, result, sealed) = match commit.join() {
+            let (store, result, sealed, loans) = match commit.join() {
                 Ok(done) => done,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             self.store = Some(store);
+            for (ix, stores) in loans {
+                self.chains[ix as usize].state.return_owners(stores);
+            }
+            self.owners_lent = false;
             self.take_back(sealed.tips, sealed.widest);
             *flight = Flight::Landed(result, sealed.answers);
         }
@@ -1099,8 +1123,27 @@ impl<S: Store> Node<S> {
                 return Err(e);
             }
         }
-        self.settle();
         Ok(batch)
+    }
+
+    /// Lends out every registry chain's owners with the changes its transfers kept pending
+    /// (`RegistryState::lend_owners`), for a commit thread to write them.
+    fn lend_owners(&mut self) -> Loans {
+        let loans: Loans = (0u32..)
+            .zip(&mut self.chains)
+            .filter_map(|(ix, rt)| rt.state.lend_owners().map(|l| (ix, l)))
+            .collect();
+        if !loans.is_empty() {
+            self.owners_lent = true;
+            self.loans.0 += 1;
+        }
+        loans
+    }
+
+    /// How many streamed batches lent the blocks' owners to their commit thread, and how many
+    /// commands waited for them to come back because they may read them.
+    pub fn owner_loans(&self) -> (u64, u64) {
+        self.loans
     }
 
     /// Has every chain write what its decisions kept pending (`ChainState::settle`), so that
@@ -1227,8 +1270,18 @@ impl<S: Store> Node<S> {
             let sealing = std::mem::replace(&mut b.sealing, placeholder);
             b.sealing = Sealing::Here(sealing.finish(&mut b.answers));
         }
-        // A citation reads the store: the commit in flight lands first.
-        if cites {
+        // A citation reads the store: the commit in flight lands first. So it does for a
+        // command that may read the blocks' owners while they are lent to it.
+        let needs_owners = self.owners_lent
+            && (sub.dry_run
+                || !sub
+                    .command
+                    .as_ref()
+                    .is_ok_and(tanso_core::registry::RegistryState::decides_without_owners));
+        if needs_owners {
+            self.loans.1 += 1;
+        }
+        if cites || needs_owners {
             self.bring_home(flight);
         }
         // 1. Same id earlier in this batch.

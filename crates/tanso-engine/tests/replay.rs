@@ -626,7 +626,9 @@ fn a_batch_sealed_on_the_sealer_thread_equals_the_batch_sealed_in_place() {
 /// batch before it (same and other content: answered from the store), except every third,
 /// which reads nothing of the batch before: its seal starts while the one before is still
 /// sealing, and takes that batch's tips when they are handed on. Some batches are long enough
-/// to be sealed on the sealer thread.
+/// to be sealed on the sealer thread. A batch whose quantity transfers kept owner changes
+/// pending lends the owners to its commit thread, and a command of the next batch that may
+/// read them (anything but a quantity transfer) waits for them.
 #[test]
 fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
     let mut runner = runner(64);
@@ -634,6 +636,7 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
         prop::collection::vec(op(), 200..1200),
         prop::collection::vec(1..2 * tanso_engine::SEAL_ON_THREAD_MIN, 1..5),
     );
+    let (lent, waited) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let (cited, replayed, reused, sealed_behind) = (
         std::cell::Cell::new(0),
         std::cell::Cell::new(0),
@@ -728,6 +731,10 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
                 }
             }
             prop_assert!(accepted(&answers_a) > 40, "too few commands accepted");
+            let (l, w) = a.owner_loans();
+            lent.set(lent.get() + l);
+            waited.set(waited.get() + w);
+            prop_assert_eq!(b.owner_loans(), (0, 0), "one batch at a time lends nothing");
             same_nodes((&a, &store_a), (&b, &store_b))?;
             Ok(())
         })
@@ -736,6 +743,11 @@ fn a_stream_of_batches_equals_the_batches_submitted_one_at_a_time() {
     assert!(c >= 20, "only {c} corrections found the entry they cite");
     assert!(r >= 20, "only {r} answers replayed from an earlier batch");
     assert!(u >= 20, "only {u} ids reused with other content");
+    let (l, w) = (lent.get(), waited.get());
+    assert!(
+        l >= 16 && w >= 8,
+        "owners lent {l} times, waited for {w} times"
+    );
     let p = sealed_behind.get();
     assert!(
         p >= 5,
