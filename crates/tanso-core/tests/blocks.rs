@@ -386,6 +386,57 @@ fn set_ranges(s: &tanso_core::registry::RegistryState, account: u64, year: i32) 
         .collect()
 }
 
+/// A transfer between two of accounts 1..=5 (from `next`): of one block the sender holds in
+/// `s`, by its range, if `ranged` (`None` if it holds too few), else of 1..=300 units by
+/// quantity.
+fn random_transfer(
+    s: &tanso_core::registry::RegistryState,
+    next: &mut impl FnMut(u64) -> u64,
+    ranged: bool,
+) -> Option<Command> {
+    let from = 1 + next(5);
+    let to = 1 + (from + next(4)) % 5;
+    let units = if ranged {
+        let b = s.holdings(AccountId(from)).get(next(4) as usize)?.clone();
+        UnitSelection::Ranges(vec![range(b.range.start(), b.range.end())])
+    } else {
+        by_quantity(1 + next(300))
+    };
+    Some(Command::Transfer {
+        from: AccountId(from),
+        to: AccountId(to),
+        units,
+    })
+}
+
+/// Every block, accounts 1..=5's holdings, the blocks holding `serials` random serials of
+/// 1..=10,000 (from `next`) and the state hash read the same in `s` and `other`.
+fn same_reads(
+    s: &tanso_core::registry::RegistryState,
+    other: &tanso_core::registry::RegistryState,
+    next: &mut impl FnMut(u64) -> u64,
+    serials: usize,
+    step: usize,
+) {
+    assert_eq!(s.blocks(), other.blocks(), "step {step}");
+    for a in 1..=5 {
+        assert_eq!(
+            s.holdings(AccountId(a)),
+            other.holdings(AccountId(a)),
+            "step {step}"
+        );
+    }
+    for _ in 0..serials {
+        let serial = 1 + next(10_000);
+        assert_eq!(
+            s.block_at(ind01(), serial),
+            other.block_at(ind01(), serial),
+            "step {step}, serial {serial}"
+        );
+    }
+    assert_eq!(s.state_hash(), other.state_hash(), "step {step}");
+}
+
 /// Quantity transfers keep their owner changes pending (`RegistryState::settle` writes them):
 /// every read while they are pending — every block in serial order, an account's holdings, the
 /// block holding a serial, the state hash, the invariants — equals the same read of a settled
@@ -400,22 +451,10 @@ fn owner_changes_kept_pending_read_as_if_written() {
     let (mut by_range, mut pending_reads, mut merged_pending, mut flushed) = (0, 0, 0, 0);
     let mut most = 0;
     for step in 0..8_000 {
-        let from = 1 + next(5);
-        let to = 1 + (from + next(4)) % 5;
         let (pending_before, blocks_before) = (s.pending_owner_changes(), s.block_count());
         let ranged = step < 1_500 && step % 31 == 0;
-        let units = if ranged {
-            match s.holdings(AccountId(from)).get(next(4) as usize) {
-                Some(b) => UnitSelection::Ranges(vec![range(b.range.start(), b.range.end())]),
-                None => continue,
-            }
-        } else {
-            by_quantity(1 + next(300))
-        };
-        let cmd = Command::Transfer {
-            from: AccountId(from),
-            to: AccountId(to),
-            units,
+        let Some(cmd) = random_transfer(&s, &mut next, ranged) else {
+            continue;
         };
         if s.execute(&cmd, T0).is_err() {
             continue;
@@ -438,23 +477,7 @@ fn owner_changes_kept_pending_read_as_if_written() {
         let mut settled = s.clone();
         settled.settle();
         assert_eq!(settled.pending_owner_changes(), 0);
-        assert_eq!(s.blocks(), settled.blocks(), "step {step}");
-        for a in 1..=5 {
-            assert_eq!(
-                s.holdings(AccountId(a)),
-                settled.holdings(AccountId(a)),
-                "step {step}"
-            );
-        }
-        for _ in 0..8 {
-            let serial = 1 + next(10_000);
-            assert_eq!(
-                s.block_at(ind01(), serial),
-                settled.block_at(ind01(), serial),
-                "step {step}, serial {serial}"
-            );
-        }
-        assert_eq!(s.state_hash(), settled.state_hash(), "step {step}");
+        same_reads(&s, &settled, &mut next, 8, step);
         if step % 100 == 0 {
             s.check_invariants().unwrap();
         }
@@ -481,21 +504,9 @@ fn owners_lent_out_read_as_if_written() {
     let mut loan: Option<tanso_core::OwnerStores> = None;
     let (mut lent, mut given_back, mut stale, mut reads_away, mut needed) = (0, 0, 0, 0, 0);
     for step in 0..6_000 {
-        let from = 1 + next(5);
-        let to = 1 + (from + next(4)) % 5;
         let ranged = step % 37 == 0;
-        let units = if ranged {
-            match twin.holdings(AccountId(from)).get(next(4) as usize) {
-                Some(b) => UnitSelection::Ranges(vec![range(b.range.start(), b.range.end())]),
-                None => continue,
-            }
-        } else {
-            by_quantity(1 + next(300))
-        };
-        let cmd = Command::Transfer {
-            from: AccountId(from),
-            to: AccountId(to),
-            units,
+        let Some(cmd) = random_transfer(&twin, &mut next, ranged) else {
+            continue;
         };
         if ranged && s.owners_away() {
             needed += 1;
@@ -541,23 +552,7 @@ fn owners_lent_out_read_as_if_written() {
             reads_away += 1;
         }
         if step % 3 == 0 || s.owners_away() {
-            assert_eq!(s.blocks(), twin.blocks(), "step {step}");
-            for a in 1..=5 {
-                assert_eq!(
-                    s.holdings(AccountId(a)),
-                    twin.holdings(AccountId(a)),
-                    "step {step}"
-                );
-            }
-            for _ in 0..4 {
-                let serial = 1 + next(10_000);
-                assert_eq!(
-                    s.block_at(ind01(), serial),
-                    twin.block_at(ind01(), serial),
-                    "step {step}, serial {serial}"
-                );
-            }
-            assert_eq!(s.state_hash(), twin.state_hash(), "step {step}");
+            same_reads(&s, &twin, &mut next, 4, step);
         }
         if step % 200 == 0 {
             s.check_invariants().unwrap();
