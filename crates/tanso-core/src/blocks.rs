@@ -57,8 +57,13 @@ const NIL: u32 = u32::MAX;
 /// that a read of one owner while they are pending (a scan of them) stays cheap.
 const PENDING_MAX: usize = 4096;
 
-/// A split's new block is an anchor once in this many splits.
-const ANCHOR_EVERY: u32 = 8;
+/// A split's new block is an anchor once in this many splits. Fewer anchors make a lookup by
+/// serial walk more records from the last anchor below it (on the general paths only, and a
+/// walk past [`LONG_WALK`] in a command that changes the blocks leaves an anchor); more make
+/// the hand-over insert into the anchors' map, whose nodes are seldom in cache, more often (at
+/// one in eight that was 8% of `hand_over`'s samples on the `blocks` workload; one in 32 gave
+/// the writer 4–8% less time per transfer there: docs/BENCHMARKS.md, nineteenth round).
+const ANCHOR_EVERY: u32 = 32;
 
 /// A walk of more steps than this from an anchor, in a command that changes the blocks,
 /// makes the block it stopped at an anchor.
@@ -1075,7 +1080,7 @@ mod tests {
     proptest! {
         /// The serial order (lists through the records, from anchors) finds, inserts,
         /// removes, steps back and ranges exactly as one map keyed on (registry, serial)
-        /// does, with an anchor at every block or at one in eight (long walks, and the
+        /// does, with an anchor at every block or at one in `ANCHOR_EVERY` (long walks, and the
         /// repair of walks longer than `LONG_WALK`).
         #[test]
         fn serial_order_as_one_map_of_pairs(
