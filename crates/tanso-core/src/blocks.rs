@@ -450,9 +450,7 @@ impl Blocks {
         stores.apply();
         self.owners = stores.owners;
         // Slots made while it was out (their owners pending) get a place.
-        while self.owners.len() < self.slab.len() {
-            self.owners.push(0);
-        }
+        self.owners.fill_to(self.slab.len(), 0);
         self.spare = stores.changes;
         self.away = false;
     }
@@ -469,9 +467,7 @@ impl Blocks {
             return;
         }
         let mut owners = Slab::default();
-        while owners.len() < self.slab.len() {
-            owners.push(0);
-        }
+        owners.fill_to(self.slab.len(), 0);
         for b in self.by_owner.values() {
             for o in &b.0 {
                 owners[o.slot()] = b.1;
@@ -898,9 +894,7 @@ fn alloc(
         }
     };
     if let Some(owners) = owners {
-        while owners.len() <= s as usize {
-            owners.push(0);
-        }
+        owners.fill_to(s as usize + 1, 0);
         owners[s] = owner;
     }
     s
@@ -920,9 +914,7 @@ impl OwnerStores {
     /// slots made after the array was last written get their place first.
     pub fn apply(&mut self) {
         for &(s, o) in &self.changes {
-            while self.owners.len() <= s as usize {
-                self.owners.push(0);
-            }
+            self.owners.fill_to(s as usize + 1, 0);
             self.owners[s] = o;
         }
         self.changes.clear();
@@ -1015,6 +1007,16 @@ impl<T> Slab<T> {
         self.chunks.last().map_or(0, |c| {
             ((self.chunks.len() - 1) << SLAB_CHUNK_BITS) + c.len()
         })
+    }
+
+    /// Stores `v` in new slots until there are `len`.
+    fn fill_to(&mut self, len: usize, v: T)
+    where
+        T: Copy,
+    {
+        while self.len() < len {
+            self.push(v);
+        }
     }
 
     /// Stores `b` in the next slot and returns it.
