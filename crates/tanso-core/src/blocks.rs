@@ -913,8 +913,10 @@ impl OwnerStores {
     /// Writes the lent changes, in the order they were made (the last one for a slot wins);
     /// slots made after the array was last written get their place first.
     pub fn apply(&mut self) {
+        if let Some(top) = self.changes.iter().map(|c| c.0).max() {
+            self.owners.fill_to(top as usize + 1, 0);
+        }
         for &(s, o) in &self.changes {
-            self.owners.fill_to(s as usize + 1, 0);
             self.owners[s] = o;
         }
         self.changes.clear();

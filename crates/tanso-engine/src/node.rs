@@ -1027,17 +1027,31 @@ impl<S: Store> Node<S> {
                 // commit thread, while this one decides the next batch (whose transfers do
                 // not read owners; anything else waits for the commit first).
                 let mut loans = self.lend_owners();
+                // The owner stores run on a thread of their own, so that they overlap the
+                // commit's wait for its seal and its sync instead of adding to them.
                 let commit = scope.spawn(move || {
-                    for (_, stores) in &mut loans {
-                        stores.apply();
-                    }
-                    let (batch, sealed) = closing.finish();
-                    let r = if batch.is_empty() {
-                        Ok(())
-                    } else {
-                        store.commit(&batch)
-                    };
-                    (store, r, sealed, loans)
+                    std::thread::scope(|inner| {
+                        let stores = (!loans.is_empty()).then(|| {
+                            inner.spawn(move || {
+                                for (_, stores) in &mut loans {
+                                    stores.apply();
+                                }
+                                loans
+                            })
+                        });
+                        let (batch, sealed) = closing.finish();
+                        let r = if batch.is_empty() {
+                            Ok(())
+                        } else {
+                            store.commit(&batch)
+                        };
+                        let loans = match stores.map(|h| h.join()) {
+                            None => Vec::new(),
+                            Some(Ok(loans)) => loans,
+                            Some(Err(panic)) => std::panic::resume_unwind(panic),
+                        };
+                        (store, r, sealed, loans)
+                    })
                 });
                 flight = Flight::Flying(commit);
             }
