@@ -459,8 +459,8 @@ enum Flight<'scope, S: Store> {
 }
 
 /// Registry chains' owners lent out, by chain index (`RegistryState::lend_owners`): a
-/// streamed batch's commit thread writes their pending changes, and they come home when it
-/// lands.
+/// streamed batch's commit thread has their pending changes written (on a thread of its own,
+/// beside the seal's end and the sync), and they come home when it lands.
 type Loans = Vec<(u32, OwnerStores)>;
 
 /// A streamed batch once its deciding is done: what its commit thread finishes (the seal,
@@ -1028,7 +1028,9 @@ impl<S: Store> Node<S> {
                 // not read owners; anything else waits for the commit first).
                 let mut loans = self.lend_owners();
                 // The owner stores run on a thread of their own, so that they overlap the
-                // commit's wait for its seal and its sync instead of adding to them.
+                // commit's wait for its seal and its sync instead of adding to them (on the
+                // `blocks` workload on a machine whose caches hold far less than the owners'
+                // array, the writer waited for them: docs/BENCHMARKS.md, twentieth round).
                 let commit = scope.spawn(move || {
                     std::thread::scope(|inner| {
                         let stores = (!loans.is_empty()).then(|| {
