@@ -1042,3 +1042,22 @@ fn hold_kind_of(t: u8) -> R<HoldKind> {
         _ => return bad("unknown hold kind"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One range written by hand: count 1, `IND01`, serials 1 to 1,000.
+    #[test]
+    fn issued_ranges_golden() {
+        let mut e = Enc::new();
+        e.issued_ranges(&[IssuedRange {
+            issuing: RegistryId::parse("IND01").unwrap(),
+            range: SerialRange::new(1, 1000).unwrap(),
+        }]);
+        assert_eq!(
+            hex::encode(&e.buf),
+            "00000001494e443031000000000000000100000000000003e8"
+        );
+    }
+}
