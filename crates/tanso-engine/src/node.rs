@@ -1023,14 +1023,13 @@ impl<S: Store> Node<S> {
                 let (closing, next) = decided?;
                 inherit = Some(next);
                 let mut store = self.store.take().expect(STORE_HOME);
-                // The owner changes the batch's transfers kept pending are written by its
-                // commit thread, while this one decides the next batch (whose transfers do
-                // not read owners; anything else waits for the commit first).
-                let mut loans = self.lend_owners();
-                // The owner stores run on a thread of their own, so that they overlap the
-                // commit's wait for its seal and its sync instead of adding to them (on the
+                // The owner changes the batch's transfers kept pending are written while this
+                // thread decides the next batch (whose transfers do not read owners; anything
+                // else waits for the commit first), on a thread of their own beside the
+                // commit's wait for its seal and its sync, so as not to add to them (on the
                 // `blocks` workload on a machine whose caches hold far less than the owners'
                 // array, the writer waited for them: docs/BENCHMARKS.md, twentieth round).
+                let mut loans = self.lend_owners();
                 let commit = scope.spawn(move || {
                     std::thread::scope(|inner| {
                         let stores = (!loans.is_empty()).then(|| {
