@@ -1,12 +1,23 @@
 //! The canonical byte encoding of events and journal entries: what every hash is taken over.
 //!
-//! Rules (format version 1), chosen so that any language can re-implement them from this page:
-//! - integers are fixed-width big-endian (`u8`, `u16`, `u32`, `u64`, `i64`, `i32`);
+//! Rules (format version 2), chosen so that any language can re-implement them from this page:
+//! - integers are fixed-width big-endian (`u8`, `u16`, `u32`, `u64`, `i64`, `i32`), except in
+//!   an event's serial ranges (below);
 //! - a string is a `u16` byte length then its UTF-8 bytes;
 //! - a digest is its 32 raw bytes; a registry id its 5 ASCII bytes; party and currency 3 bytes;
 //! - `Option<T>` is `0x00`, or `0x01` then `T`; a list is a `u32` count then its items;
 //! - an enum is a `u8` tag (listed beside each `put`/`get` below) then its fields in
-//!   declaration order; booleans are `0x00`/`0x01`.
+//!   declaration order; booleans are `0x00`/`0x01`;
+//! - an event's list of issued ranges (`event_ranges`) is a `u32` count of runs, each a
+//!   registry id, a `u32` count of ranges (at least one) and the ranges; adjacent runs name
+//!   different registries. A range is two varints: `zigzag(start - after)` and `end - start`,
+//!   where `after` is 1 for a run's first range and else the previous range's end plus one,
+//!   and the subtraction wraps in 64 bits. A varint is unsigned LEB128 in its shortest form
+//!   (seven bits a byte, low first, the top bit on all bytes but the last); `zigzag(d)` maps
+//!   the wrapped difference read as signed, 0, -1, 1, -2 …, to 0, 1, 2, 3 …. Ascending ranges
+//!   close together, a transfer's usual list, take two or three bytes each. Format version 1
+//!   wrote these lists like every other list of ranges (`issued_ranges`, fixed-width), and
+//!   entries of version 1 still decode (`Dec::with_fixed_ranges`).
 //!
 //! Decoding is strict: unknown tags, trailing bytes, non-canonical booleans and invalid ids are
 //! errors, never panics. This module must stay free of I/O and of any wire format.
@@ -52,15 +63,28 @@ pub(crate) fn bad<T>(what: &str) -> R<T> {
     Err(DecodeError(what.to_owned()))
 }
 
+/// A signed difference, as the wrapping `u64` it is, folded so that small magnitudes of
+/// either sign are small: 0, -1, 1, -2 … become 0, 1, 2, 3 …
+fn zigzag(d: u64) -> u64 {
+    (d << 1) ^ ((d as i64 >> 63) as u64)
+}
+
+fn unzigzag(z: u64) -> u64 {
+    (z >> 1) ^ (z & 1).wrapping_neg()
+}
+
 #[derive(Default)]
 pub struct Enc {
     pub buf: Vec<u8>,
+    /// Events' ranges as format version 1 wrote them (only tests write that format now).
+    pub(crate) fixed_ranges: bool,
 }
 
 impl Enc {
     pub fn new() -> Self {
         Enc {
             buf: Vec::with_capacity(128),
+            fixed_ranges: false,
         }
     }
     pub fn u8(&mut self, v: u8) {
@@ -136,11 +160,43 @@ impl Enc {
         self.u64(r.start());
         self.u64(r.end());
     }
+    /// An unsigned LEB128 varint: seven bits a byte, low first, the top bit set on every
+    /// byte but the last; the shortest form only.
+    pub fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+    /// A list of issued ranges, fixed-width: each a registry and two `u64`s. What state
+    /// digests take, and what events' ranges were in format version 1.
     pub fn issued_ranges(&mut self, rs: &[IssuedRange]) {
         self.len(rs.len());
         for r in rs {
             self.registry(&r.issuing);
             self.range(&r.range);
+        }
+    }
+    /// An event's issued ranges in runs of one issuing registry (see the module's rules): a
+    /// transfer's ranges are many, from one registry and close together, so each costs a few
+    /// bytes instead of a registry and two `u64`s.
+    pub fn event_ranges(&mut self, rs: &[IssuedRange]) {
+        if self.fixed_ranges {
+            return self.issued_ranges(rs);
+        }
+        let runs = rs.chunk_by(|a, b| a.issuing == b.issuing);
+        self.len(runs.clone().count());
+        for run in runs {
+            self.registry(&run[0].issuing);
+            self.len(run.len());
+            let mut after = 1u64;
+            for r in run {
+                let (s, e) = (r.range.start(), r.range.end());
+                self.varint(zigzag(s.wrapping_sub(after)));
+                self.varint(e - s);
+                after = e.wrapping_add(1);
+            }
         }
     }
     pub fn period(&mut self, p: &MitigationPeriod) {
@@ -171,7 +227,7 @@ impl Enc {
         match a {
             HeldAsset::Units(rs) => {
                 self.u8(0);
-                self.issued_ranges(rs)
+                self.event_ranges(rs)
             }
             HeldAsset::Cash { currency, amount } => {
                 self.u8(1);
@@ -294,7 +350,7 @@ impl Enc {
                 self.u8(21);
                 self.u64(from.0);
                 self.u64(to.0);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
             }
             Event::Retired {
                 from,
@@ -308,7 +364,7 @@ impl Enc {
                 self.u8(22);
                 self.u64(from.0);
                 self.u64(to.0);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
                 self.str(purpose.as_str());
                 self.opt(beneficiary, |e, h| e.u64(h.0));
                 self.personal(beneficiary_name);
@@ -324,7 +380,7 @@ impl Enc {
                 self.u8(23);
                 self.u64(from.0);
                 self.u64(to.0);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
                 self.u8(match kind {
                     CancellationKind::Voluntary => 0,
                     CancellationKind::Omge => 1,
@@ -337,7 +393,7 @@ impl Enc {
                 citation,
             } => {
                 self.u8(24);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
                 self.labels(labels);
                 self.opt(citation, |e, c| e.citation(c));
             }
@@ -415,7 +471,7 @@ impl Enc {
             Event::IssuanceVoided { account, ranges } => {
                 self.u8(51);
                 self.u64(account.0);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
             }
             Event::TransferProposed {
                 proposal,
@@ -517,7 +573,7 @@ impl Enc {
             }
             Event::UseYearRecorded { ranges, year } => {
                 self.u8(73);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
                 self.u16(*year);
             }
             Event::Ccts(ev) => {
@@ -534,7 +590,7 @@ impl Enc {
                 self.u8(75);
                 self.u64(from.0);
                 self.u64(to.0);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
                 self.str(entity.as_str());
                 self.u16(*year);
             }
@@ -542,7 +598,7 @@ impl Enc {
                 self.u8(76);
                 self.u64(from.0);
                 self.u64(to.0);
-                self.issued_ranges(ranges);
+                self.event_ranges(ranges);
             }
             Event::CertificateValiditySet { years } => {
                 self.u8(77);
@@ -589,11 +645,22 @@ pub fn hold_kind_tag(k: HoldKind) -> u8 {
 pub struct Dec<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Events' ranges as format version 1 wrote them (`issued_ranges`), not in runs.
+    fixed_ranges: bool,
 }
 
 impl<'a> Dec<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Dec { buf, pos: 0 }
+        Dec {
+            buf,
+            pos: 0,
+            fixed_ranges: false,
+        }
+    }
+    /// Reads events' ranges as entries of format version 1 wrote them.
+    pub fn with_fixed_ranges(mut self) -> Self {
+        self.fixed_ranges = true;
+        self
     }
     pub fn pos(&self) -> usize {
         self.pos
@@ -697,6 +764,25 @@ impl<'a> Dec<'a> {
         let (s, e) = (self.u64()?, self.u64()?);
         SerialRange::new(s, e).or_else(|_| bad("invalid serial range"))
     }
+    /// An unsigned LEB128 varint in its shortest form: a last byte of zero after others, or
+    /// more than 64 bits, is an error.
+    pub fn varint(&mut self) -> R<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                return bad("varint over 64 bits");
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if b == 0 && i > 0 {
+                    return bad("non-canonical varint");
+                }
+                return Ok(v);
+            }
+        }
+        bad("varint over 64 bits")
+    }
     pub fn issued_ranges(&mut self) -> R<Vec<IssuedRange>> {
         let n = self.count()?;
         let mut v = Vec::with_capacity(n.min(1024));
@@ -705,6 +791,34 @@ impl<'a> Dec<'a> {
                 issuing: self.registry()?,
                 range: self.range()?,
             });
+        }
+        Ok(v)
+    }
+    pub fn event_ranges(&mut self) -> R<Vec<IssuedRange>> {
+        if self.fixed_ranges {
+            return self.issued_ranges();
+        }
+        let runs = self.count()?;
+        let mut v = Vec::new();
+        let mut last: Option<RegistryId> = None;
+        for _ in 0..runs {
+            let issuing = self.registry()?;
+            let n = self.count()?;
+            if n == 0 || last == Some(issuing) {
+                return bad("non-canonical run of ranges");
+            }
+            last = Some(issuing);
+            v.reserve(n.min(1024));
+            let mut after = 1u64;
+            for _ in 0..n {
+                let start = after.wrapping_add(unzigzag(self.varint()?));
+                let end = start.checked_add(self.varint()?);
+                let Some(range) = end.and_then(|e| SerialRange::new(start, e).ok()) else {
+                    return bad("invalid serial range");
+                };
+                v.push(IssuedRange { issuing, range });
+                after = range.end().wrapping_add(1);
+            }
         }
         Ok(v)
     }
@@ -745,7 +859,7 @@ impl<'a> Dec<'a> {
     }
     pub fn asset(&mut self) -> R<HeldAsset> {
         match self.u8()? {
-            0 => Ok(HeldAsset::Units(self.issued_ranges()?)),
+            0 => Ok(HeldAsset::Units(self.event_ranges()?)),
             1 => Ok(HeldAsset::Cash {
                 currency: self.currency()?,
                 amount: Money(self.u64()?),
@@ -829,12 +943,12 @@ impl<'a> Dec<'a> {
             21 => Event::Transferred {
                 from: AccountId(self.u64()?),
                 to: AccountId(self.u64()?),
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
             },
             22 => Event::Retired {
                 from: AccountId(self.u64()?),
                 to: AccountId(self.u64()?),
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
                 purpose: tok(self.str()?, PurposeCode::parse)?,
                 beneficiary: self.opt(|d| Ok(HolderId(d.u64()?)))?,
                 beneficiary_name: self.personal()?,
@@ -843,7 +957,7 @@ impl<'a> Dec<'a> {
             23 => Event::Cancelled {
                 from: AccountId(self.u64()?),
                 to: AccountId(self.u64()?),
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
                 kind: match self.u8()? {
                     0 => CancellationKind::Voluntary,
                     1 => CancellationKind::Omge,
@@ -852,7 +966,7 @@ impl<'a> Dec<'a> {
                 note: self.personal()?,
             },
             24 => Event::LabelsSet {
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
                 labels: self.labels()?,
                 citation: self.opt(|d| d.citation())?,
             },
@@ -901,7 +1015,7 @@ impl<'a> Dec<'a> {
             },
             51 => Event::IssuanceVoided {
                 account: AccountId(self.u64()?),
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
             },
             60 => Event::TransferProposed {
                 proposal: crate::link::get_proposal(self)?,
@@ -983,21 +1097,21 @@ impl<'a> Dec<'a> {
                 }
             }
             73 => Event::UseYearRecorded {
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
                 year: self.u16()?,
             },
             74 => Event::Ccts(crate::ccts::get_event(self)?),
             75 => Event::Surrendered {
                 from: AccountId(self.u64()?),
                 to: AccountId(self.u64()?),
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
                 entity: tok(self.str()?, ProjectId::parse)?,
                 year: self.u16()?,
             },
             76 => Event::CertificatesExpired {
                 from: AccountId(self.u64()?),
                 to: AccountId(self.u64()?),
-                ranges: self.issued_ranges()?,
+                ranges: self.event_ranges()?,
             },
             77 => Event::CertificateValiditySet { years: self.u16()? },
             70 => Event::Jcm(crate::jcm::get_event(self)?),
@@ -1046,6 +1160,149 @@ fn hold_kind_of(t: u8) -> R<HoldKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn ranges(rs: &[(&str, u64, u64)]) -> Vec<IssuedRange> {
+        rs.iter()
+            .map(|&(r, s, e)| IssuedRange {
+                issuing: RegistryId::parse(r).unwrap(),
+                range: SerialRange::new(s, e).unwrap(),
+            })
+            .collect()
+    }
+
+    fn event_ranges_of(bytes: &[u8]) -> R<Vec<IssuedRange>> {
+        let mut d = Dec::new(bytes);
+        let v = d.event_ranges()?;
+        if !d.is_done() {
+            return bad("trailing bytes");
+        }
+        Ok(v)
+    }
+
+    /// Written by hand from the module's rules: two runs; in the first, a range from serial 1
+    /// (999 = `e7 07`), one two serials later (+2 → 4), one back below both (500 - 1011 =
+    /// -511 → 1021 = `fd 07`); in the second, the highest serial (u64::MAX - 1 read as -2 →
+    /// 3).
+    #[test]
+    fn event_ranges_golden() {
+        let rs = ranges(&[
+            ("IND01", 1, 1000),
+            ("IND01", 1003, 1010),
+            ("IND01", 500, 500),
+            ("JPN01", u64::MAX, u64::MAX),
+        ]);
+        let mut e = Enc::new();
+        e.event_ranges(&rs);
+        let want = concat!(
+            "00000002",
+            "494e443031",
+            "00000003",
+            "00e707",
+            "0407",
+            "fd0700",
+            "4a504e3031",
+            "00000001",
+            "0300"
+        );
+        assert_eq!(hex::encode(&e.buf), want);
+        assert_eq!(event_ranges_of(&e.buf).unwrap(), rs);
+        // The same list as format version 1 wrote it: 4 × 21 bytes against 28.
+        let mut v1 = Enc {
+            fixed_ranges: true,
+            ..Enc::default()
+        };
+        v1.event_ranges(&rs);
+        assert_eq!(v1.buf.len(), 4 + 4 * 21);
+        let mut d = Dec::new(&v1.buf).with_fixed_ranges();
+        assert_eq!(d.event_ranges().unwrap(), rs);
+        assert!(d.is_done());
+    }
+
+    /// Every non-canonical or impossible form is refused, each with its reason.
+    #[test]
+    fn event_ranges_refuse_what_is_not_canonical() {
+        let cases = [
+            // A varint with a zero last byte after others (1 written in two bytes).
+            ("00000001494e443031000000018100", "non-canonical varint"),
+            // A varint of eleven bytes, and one whose tenth byte carries more than 64 bits.
+            (
+                "00000001494e44303100000001ffffffffffffffffffff0100",
+                "varint over 64 bits",
+            ),
+            (
+                "00000001494e44303100000001ffffffffffffffffff0200",
+                "varint over 64 bits",
+            ),
+            // A run of no ranges.
+            ("00000001494e44303100000000", "non-canonical run of ranges"),
+            // Two runs of one registry, which one run writes.
+            (
+                "00000002494e443031000000010000494e443031000000010000",
+                "non-canonical run of ranges",
+            ),
+            // A start one below serial 1 (zigzag 1 = -1), i.e. serial 0.
+            ("00000001494e443031000000010100", "invalid serial range"),
+            // An end past u64::MAX: start u64::MAX (zigzag 3), length 1.
+            ("00000001494e443031000000010301", "invalid serial range"),
+            // Cut short.
+            ("00000001494e4430310000000100", "unexpected end of input"),
+            // A run count the input cannot hold.
+            ("ffffffff", "list longer than input"),
+        ];
+        for (hex_in, why) in cases {
+            let bytes = hex::decode(hex_in).unwrap();
+            assert_eq!(
+                event_ranges_of(&bytes),
+                Err(DecodeError(why.to_owned())),
+                "{hex_in}"
+            );
+        }
+    }
+
+    fn any_ranges() -> impl Strategy<Value = Vec<IssuedRange>> {
+        let serial = prop_oneof![1..=2_000u64, 1..=u64::MAX, (u64::MAX - 50)..=u64::MAX];
+        let one = (0..2usize, serial.clone(), serial).prop_map(|(r, a, b)| IssuedRange {
+            issuing: RegistryId::parse(["IND01", "JPN01"][r]).unwrap(),
+            range: SerialRange::new(a.min(b), a.max(b)).unwrap(),
+        });
+        prop::collection::vec(one, 0..12)
+    }
+
+    proptest! {
+        /// Any list round-trips, in either format.
+        #[test]
+        fn event_ranges_round_trip(rs in any_ranges()) {
+            let mut e = Enc::new();
+            e.event_ranges(&rs);
+            prop_assert_eq!(event_ranges_of(&e.buf).unwrap(), rs.clone());
+            let mut v1 = Enc { fixed_ranges: true, ..Enc::default() };
+            v1.event_ranges(&rs);
+            let mut d = Dec::new(&v1.buf).with_fixed_ranges();
+            prop_assert_eq!(d.event_ranges().unwrap(), rs);
+            prop_assert!(d.is_done());
+        }
+
+        /// Canonical: whatever bytes decode, a valid encoding with one byte changed included,
+        /// encode back to themselves, so no list has two encodings (and no two hashes).
+        #[test]
+        fn event_ranges_decode_only_their_own_encoding(
+            rs in any_ranges(),
+            at in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let mut e = Enc::new();
+            e.event_ranges(&rs);
+            let mut bytes = e.buf;
+            let i = at.index(bytes.len());
+            bytes[i] ^= flip;
+            if let Ok(back) = event_ranges_of(&bytes) {
+                let mut again = Enc::new();
+                again.event_ranges(&back);
+                prop_assert_eq!(again.buf, bytes);
+            }
+        }
+    }
 
     /// One range written by hand: count 1, `IND01`, serials 1 to 1,000.
     #[test]

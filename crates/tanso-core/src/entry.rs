@@ -1,13 +1,17 @@
 //! Journal entries: one accepted command on one chain, hash-linked to the previous entry.
 //!
-//! Layout (format version 1), all in the canonical encoding of `encode.rs`:
+//! Layout (format version 2), all in the canonical encoding of `encode.rs`:
 //!
 //! ```text
-//! body  = version:u8 (=1) chain seq:u64 time_micros:i64 actor:str command_id:str
+//! body  = version:u8 (=2) chain seq:u64 time_micros:i64 actor:str command_id:str
 //!         command_hash:[32] prev_hash:[32] events:list<event>
 //! hash  = SHA-256("tanso-entry/1\0" || body)
 //! stored entry = u32 body length || body || hash
 //! ```
+//!
+//! Version 1 differed only in how events' serial ranges were written (fixed-width, see
+//! `encode.rs`); an entry's version byte says which, and both decode. An entry's hash is over
+//! its bytes as stored, so an entry of version 1 keeps its hash and its place in the chain.
 //!
 //! `command_hash` is a keyed hash of the command's content (for idempotency); it reveals
 //! nothing about the content. A run of entries is the concatenation of stored entries.
@@ -19,7 +23,9 @@ use crate::model::Event;
 use crate::units::Timestamp;
 use sha2::{Digest, Sha256};
 
-pub const ENTRY_FORMAT_VERSION: u8 = 1;
+/// The format this build writes. Version 1 wrote events' serial ranges fixed-width
+/// (`Enc::issued_ranges`); its entries still decode and verify, byte for byte.
+pub const ENTRY_FORMAT_VERSION: u8 = 2;
 pub const ENTRY_DOMAIN: &[u8] = b"tanso-entry/1\0";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +76,7 @@ impl Entry {
         let start = out.len();
         let mut e = Enc {
             buf: std::mem::take(out),
+            fixed_ranges: false,
         };
         e.buf.extend_from_slice(&[0; 4]);
         self.encode_into(&mut e);
@@ -82,11 +89,12 @@ impl Entry {
     }
 
     pub fn decode_body(body: &[u8]) -> Result<Entry, DecodeError> {
-        let mut d = Dec::new(body);
-        let v = d.u8()?;
-        if v != ENTRY_FORMAT_VERSION {
-            return Err(DecodeError(format!("unknown entry format version {v}")));
-        }
+        let mut d = match body.first() {
+            Some(1) => Dec::new(body).with_fixed_ranges(),
+            Some(&ENTRY_FORMAT_VERSION) | None => Dec::new(body),
+            Some(v) => return Err(DecodeError(format!("unknown entry format version {v}"))),
+        };
+        d.u8()?;
         let chain = d.chain()?;
         let seq = d.u64()?;
         let time = Timestamp(d.i64()?);
@@ -166,6 +174,64 @@ mod tests {
             prev_hash: [0xab; 32],
             events: Vec::new(),
         }
+    }
+
+    /// An entry as format version 1 wrote it: events' ranges fixed-width.
+    fn body_v1(e: &Entry) -> Vec<u8> {
+        let mut enc = Enc {
+            buf: Vec::new(),
+            fixed_ranges: true,
+        };
+        e.encode_into(&mut enc);
+        enc.buf[0] = 1;
+        enc.buf
+    }
+
+    #[test]
+    fn entries_of_format_1_still_decode_and_keep_their_hash() {
+        let mut e = entry(7);
+        let range = |r: &str, s, end| crate::model::IssuedRange {
+            issuing: RegistryId::parse(r).unwrap(),
+            range: crate::units::SerialRange::new(s, end).unwrap(),
+        };
+        e.events = vec![Event::Transferred {
+            from: AccountId(1),
+            to: AccountId(2),
+            ranges: vec![
+                range("IND01", 1, 1000),
+                range("IND01", 2001, 2500),
+                range("JPN01", 9, 9),
+            ],
+        }];
+        let (v1, v2) = (body_v1(&e), e.body());
+        assert_eq!((v1[0], v2[0]), (1, ENTRY_FORMAT_VERSION));
+        assert!(v2.len() < v1.len(), "{} against {}", v2.len(), v1.len());
+        assert_eq!(Entry::decode_body(&v1).unwrap(), e);
+        assert_eq!(Entry::decode_body(&v2).unwrap(), e);
+        // A run of a version-1 entry and a version-2 one splits, and each keeps its hash.
+        let mut run = Vec::new();
+        for body in [&v1, &v2] {
+            run.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            run.extend_from_slice(body);
+            run.extend_from_slice(&Entry::hash_of_body(body));
+        }
+        let raws = split_run(&run).unwrap();
+        assert_eq!(raws.len(), 2);
+        for (raw, body) in raws.iter().zip([&v1, &v2]) {
+            assert_eq!(raw.body, &body[..]);
+            assert_eq!(raw.stored_hash, Entry::hash_of_body(body));
+        }
+        // The version byte decides: version 1's bytes read as version 2 are not this entry,
+        // and an unknown version is refused by name.
+        let mut relabelled = v1.clone();
+        relabelled[0] = ENTRY_FORMAT_VERSION;
+        assert_ne!(Entry::decode_body(&relabelled).ok(), Some(e));
+        let mut unknown = v2;
+        unknown[0] = 3;
+        assert_eq!(
+            Entry::decode_body(&unknown),
+            Err(DecodeError("unknown entry format version 3".into()))
+        );
     }
 
     #[test]

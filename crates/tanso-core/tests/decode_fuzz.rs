@@ -10,7 +10,22 @@ use tanso_core::*;
 
 fn sample_entry() -> Entry {
     let mut s = registry();
-    let events = issue(&mut s, 1, 100, 2026);
+    let mut events = issue(&mut s, 1, 100, 2026);
+    // A transfer's ranges in two runs, one going back below the one before it.
+    let range = |r: &str, start, end| IssuedRange {
+        issuing: RegistryId::parse(r).unwrap(),
+        range: SerialRange::new(start, end).unwrap(),
+    };
+    events.push(Event::Transferred {
+        from: AccountId(1),
+        to: AccountId(2),
+        ranges: vec![
+            range("IND01", 1, 10),
+            range("IND01", 300, 299_999),
+            range("IND01", 20, 20),
+            range("JPN01", u64::MAX - 5, u64::MAX),
+        ],
+    });
     Entry {
         chain: ChainId::parse("IND01").unwrap(),
         seq: 12,
