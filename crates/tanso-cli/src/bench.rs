@@ -605,12 +605,37 @@ fn run_workload(w: &str, at: &crate::Location, args: &TransfersArgs) -> Result<S
         "blocks" => blocks(&mut node, &fixture, args, &issued)?,
         other => bail!("unknown workload {other}"),
     };
+    if let crate::Location::Dir(d) = at {
+        // What the journal costs on disk: every file of the store, its WAL included, the
+        // set-up's few entries with the workload's.
+        let bytes = bytes_under(d);
+        m.extra("store_bytes", bytes);
+        m.extra(
+            "store_bytes_per_transfer",
+            format!("{:.0}", bytes as f64 / m.accepted.max(1) as f64),
+        );
+    }
     m.extra("setup_s", format!("{setup_s:.1}"));
     m.extra("index_capacity", index_capacity);
     m.extra("open_s", format!("{open_s:.1}"));
     m.extra("accounts", accounts);
     m.extra("input", "core_commands_no_json");
     Ok(format_line(w, &m, &sync_mode))
+}
+
+/// The bytes of every file under `dir` (0 for what cannot be read).
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => bytes_under(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn format_line(w: &str, m: &Measured, sync_mode: &str) -> String {
@@ -1470,7 +1495,7 @@ mod tests {
                             break;
                         };
                         model[from as usize].remove(&s);
-                        if e - s + 1 <= left {
+                        if e - s < left {
                             moved.push((s, e));
                             left -= e - s + 1;
                         } else {
