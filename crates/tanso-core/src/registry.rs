@@ -518,7 +518,7 @@ impl RegistryState {
         // order when an account holds several.
         let mut keys: Vec<((u32, u32), u64, u32)> = set
             .ascending()
-            .map(|o| (self.blocks.pair(o.set), o.start, o.slot()))
+            .map(|(set, o)| (self.blocks.pair(set), o.start, o.slot()))
             .collect();
         if !keys.is_sorted() {
             keys.sort_unstable();
@@ -819,26 +819,19 @@ impl RegistryState {
     }
 
     /// The number of the one set (attributes, labels) of `account` that `filter` matches, and
-    /// whether it is the only set the account holds: `None` if none matches, 3012 (ambiguous)
-    /// if several do.
-    fn matching_set(&self, account: AccountId, filter: &SetFilter) -> R<Option<(u32, bool)>> {
+    /// the positions of its entries in the account's index: `None` if none matches, 3012
+    /// (ambiguous) if several do. An account usually holds one set: its index has one run.
+    fn matching_set(
+        &self,
+        account: AccountId,
+        filter: &SetFilter,
+    ) -> R<Option<(u32, std::ops::Range<usize>)>> {
         let Some(set) = self.blocks.of(account) else {
             return Ok(None);
         };
-        // The common case, an account holding one set: its first and last keys say so without
-        // a search for the next set.
-        let Some((first, last)) = set.extremes() else {
-            return Ok(None);
-        };
-        if first.set == last.set {
-            let (a, l) = self.blocks.pair(first.set);
-            return Ok(self.matches(filter, a, l).then_some((first.set, true)));
-        }
-        // Each set once, from the highest: jump past the current set's span.
-        let mut found: Option<u32> = None;
-        let mut at = 0;
-        while let Some(o) = set.descending().get(at) {
-            let (a, l) = self.blocks.pair(o.set);
+        let mut found = None;
+        for (n, span) in set.sets() {
+            let (a, l) = self.blocks.pair(n);
             if self.matches(filter, a, l) {
                 if found.is_some() {
                     return Err(rej(
@@ -849,11 +842,10 @@ impl RegistryState {
                         ),
                     ));
                 }
-                found = Some(o.set);
+                found = Some((n, span));
             }
-            at = set.span(o.set).end;
         }
-        Ok(found.map(|n| (n, false)))
+        Ok(found)
     }
 
     /// The blocks a quantity takes from `account`: `(start, block, taken range)` in ascending
@@ -889,37 +881,31 @@ impl RegistryState {
                 ),
             )
         };
-        let (Some((set_no, one_set)), Some(set)) =
+        let (Some((set_no, span)), Some(set)) =
             (self.matching_set(account, filter)?, self.blocks.of(account))
         else {
             return Err(short());
         };
         let issuing = self.attrs.get(self.blocks.pair(set_no).0).issuing;
         let mut left = want;
-        // An account with one set is walked from its lowest block, without a search.
-        let span = if one_set {
-            0..set.len()
-        } else {
-            set.span(set_no)
-        };
         let entries = set.descending();
         for pos in span.rev() {
             let o = &entries[pos];
             if !o.free() {
                 continue;
             }
-            let s = o.start;
-            let n = o.end - s + 1;
+            let (s, end) = (o.start, self.blocks.end_of(o));
+            let n = end - s + 1;
             let (rs, take) = if n <= left {
                 (s, n)
             } else {
-                (o.end - left + 1, left)
+                (end - left + 1, left)
             };
             out.push(crate::blocks::Take {
                 pos,
                 start: s,
                 slot: o.slot(),
-                range: SerialRange::new(rs, o.end)?,
+                range: SerialRange::new(rs, end)?,
             });
             left -= take;
             if left == 0 {
@@ -1019,10 +1005,10 @@ impl RegistryState {
             // one set only is read from its two ends).
             for set in &sets {
                 for o in set.iter().rev().step_by(2).take(4) {
-                    touched ^= o.end;
+                    touched ^= o.start;
                 }
                 if let Some(o) = set.first() {
-                    touched ^= o.end;
+                    touched ^= o.start;
                 }
             }
             // Stage 3: the sender's lowest entries, until the quantity is reached (the index
@@ -1038,7 +1024,7 @@ impl RegistryState {
                 };
                 let mut left = quantity.get();
                 for o in sets[2 * k].iter().rev() {
-                    let n = o.end - o.start + 1;
+                    let n = self.blocks.end_of(o) - o.start + 1;
                     if n >= left {
                         if n > left {
                             splits[k] = Some(o.slot());
@@ -3150,21 +3136,19 @@ impl RegistryState {
         for (a, set) in self.blocks.owners() {
             let keys: BTreeSet<(u32, u32, u64)> = set
                 .ascending()
-                .map(|o| {
-                    let (at, l) = self.blocks.pair(o.set);
+                .map(|(n, o)| {
+                    let (at, l) = self.blocks.pair(n);
                     (at, l, o.start)
                 })
                 .collect();
-            if keys.len() != set.len()
-                || !set.descending().windows(2).all(|w| w[0].key() > w[1].key())
-            {
+            if keys.len() != set.len() || !set.well_ordered() {
                 return Err(format!("account index of {} is not strictly ordered", a.0));
             }
             if index.get(a).map_or(!keys.is_empty(), |s| *s != keys) {
                 return Err(format!("account index of {} disagrees with blocks", a.0));
             }
-            for o in set.ascending() {
-                let ((at, l), s) = (self.blocks.pair(o.set), o.start);
+            for (n, o) in set.ascending() {
+                let ((at, l), s) = (self.blocks.pair(n), o.start);
                 let b = self.blocks.at(o.slot());
                 let issuing = self.attrs.get(at).issuing;
                 if b.owner != *a
@@ -3176,7 +3160,7 @@ impl RegistryState {
                         a.0
                     ));
                 }
-                if (o.end, o.free()) != (b.end, b.is_free()) {
+                if (self.blocks.end_of(o), o.free()) != (b.end, b.is_free()) {
                     return Err(format!(
                         "account index of {} has a stale end or hold flag for serial {s}",
                         a.0

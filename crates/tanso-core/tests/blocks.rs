@@ -571,3 +571,59 @@ fn owners_lent_out_read_as_if_written() {
          needed {needed}"
     );
 }
+
+/// An owner's index keeps a block's end as a 32-bit length from its start; a block of 2^32
+/// units or more reads its end from its record. Splits, merges and selections across that
+/// edge keep every end exact.
+#[test]
+fn blocks_too_long_for_an_index_entry_keep_their_ends() {
+    let mut s = registry();
+    let big = (1u64 << 33) + 7;
+    issue(&mut s, 1, big, 2024);
+    let transfer = |s: &mut tanso_core::registry::RegistryState, from, to, units| {
+        ok(
+            s,
+            Command::Transfer {
+                from: AccountId(from),
+                to: AccountId(to),
+                units,
+            },
+        );
+        s.check_invariants().unwrap();
+    };
+    transfer(&mut s, 1, 2, by_quantity(5));
+    assert_eq!(held_ranges(&s, 1), vec![(1, big - 5)]);
+    assert_eq!(held_ranges(&s, 2), vec![(big - 4, big)]);
+    // Most of the long block: what is handed over joins the recipient's block.
+    transfer(&mut s, 1, 2, by_quantity(big - 105));
+    assert_eq!(held_ranges(&s, 1), vec![(1, 100)]);
+    assert_eq!(held_ranges(&s, 2), vec![(101, big)]);
+    // Exactly 2^32 units: a block whose length from its start is `u32::MAX`.
+    transfer(&mut s, 2, 1, by_quantity(1 << 32));
+    let cut = big - (1 << 32) + 1;
+    assert_eq!(held_ranges(&s, 1), vec![(1, 100), (cut, big)]);
+    assert_eq!(held_ranges(&s, 2), vec![(101, cut - 1)]);
+    // A quantity reaching past the short block into the long one takes its high end.
+    transfer(&mut s, 1, 3, by_quantity(150));
+    assert_eq!(held_ranges(&s, 1), vec![(cut, big - 50)]);
+    assert_eq!(held_ranges(&s, 3), vec![(1, 100), (big - 49, big)]);
+    // Ranges out of the middle of a long block, and back: the pieces merge again.
+    transfer(
+        &mut s,
+        2,
+        3,
+        UnitSelection::Ranges(vec![range(1 << 20, 1 << 31)]),
+    );
+    assert_eq!(
+        held_ranges(&s, 2),
+        vec![(101, (1 << 20) - 1), ((1 << 31) + 1, cut - 1)]
+    );
+    transfer(
+        &mut s,
+        3,
+        2,
+        UnitSelection::Ranges(vec![range(1 << 20, 1 << 31)]),
+    );
+    assert_eq!(held_ranges(&s, 2), vec![(101, cut - 1)]);
+    assert_eq!(held_ranges(&s, 3), vec![(1, 100), (big - 49, big)]);
+}
