@@ -279,6 +279,16 @@ impl AccountBlocks {
     /// The run of set `set`: its index in `runs`, its first position, and its entries (0 if
     /// the account holds none of the set: then where its run would go).
     fn locate(&self, set: u32) -> (usize, usize, u32) {
+        // One run at most, the usual case: no walk.
+        if self.runs.rest.is_none() {
+            let (s, n) = self.runs.head;
+            return match s.cmp(&set) {
+                _ if n == 0 => (0, 0, 0),
+                std::cmp::Ordering::Greater => (1, n as usize, 0),
+                std::cmp::Ordering::Equal => (0, 0, n),
+                std::cmp::Ordering::Less => (0, 0, 0),
+            };
+        }
         let (mut at, mut last) = (0usize, 0usize);
         for (i, &(s, n)) in self.runs.iter().enumerate() {
             if s <= set {
@@ -299,6 +309,9 @@ impl AccountBlocks {
 
     /// The set number of the entry at position `pos`.
     fn set_at(&self, pos: usize) -> u32 {
+        if self.runs.rest.is_none() {
+            return self.runs.head.0;
+        }
         self.sets()
             .find(|(_, r)| r.contains(&pos))
             .map_or(u32::MAX, |(s, _)| s)
@@ -971,7 +984,9 @@ impl Blocks {
         let set = &mut recipient.v;
         let n = set.len();
         set.resize(n + m, incoming[0].0);
-        set.copy_within(hi..n, hi + m);
+        if hi < n {
+            set.copy_within(hi..n, hi + m);
+        }
         let mut i = hi;
         for j in 0..m {
             let o = incoming[j].0;
