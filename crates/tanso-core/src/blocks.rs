@@ -302,7 +302,7 @@ impl AccountBlocks {
 
     /// Positions `lo..hi` of the entries of set number `set` (empty where they would go);
     /// the set's lowest serial is at `hi - 1`.
-    pub(crate) fn span(&self, set: u32) -> std::ops::Range<usize> {
+    fn span(&self, set: u32) -> std::ops::Range<usize> {
         let (_, lo, n) = self.locate(set);
         lo..lo + n as usize
     }
